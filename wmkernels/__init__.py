@@ -1,0 +1,14 @@
+"""wmkernels: fused planning kernels for learned world models.
+
+Importing this package loads neither triton nor the C++ extension; backends load on first use.
+"""
+from . import ops
+from ._backend import BackendUnavailable
+from .model import MLPWorldModel, ModelFileError, WorldModelModule
+from .objective import Objective
+from .planners import MPC, CEMPlanner, GradientPlanner, MPPIPlanner, PlanResult
+from ._info import info
+
+__version__ = "0.1.0"
+__all__ = ["MLPWorldModel", "WorldModelModule", "ModelFileError", "Objective", "GradientPlanner",
+           "CEMPlanner", "MPPIPlanner", "MPC", "PlanResult", "BackendUnavailable", "ops", "info"]

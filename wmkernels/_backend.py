@@ -1,0 +1,76 @@
+"""Which backends exist on this install and device, and lazy loading of their op modules.
+
+A backend is one of BACKENDS. An op family (rollouts, adam, gbp, sampling) has a module
+wmkernels/ops/<family>/<backend>.py for each backend that implements it. Nothing heavy
+(triton, the C++ extension) is imported until a backend is asked for.
+"""
+import importlib
+import importlib.util
+import os
+
+import torch
+
+BACKENDS = ("torch", "triton", "cpp", "cuda")
+# Preference of backend="auto" per device type: fastest first.
+_AUTO_ORDER = {"cuda": ("triton", "cuda", "torch"), "cpu": ("cpp", "torch")}
+_MODULE_NAMES = {"torch": "naive", "triton": "triton", "cpp": "cpp", "cuda": "cpp"}
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here; the message says why."""
+
+
+def _triton_reason(device: torch.device):
+    if importlib.util.find_spec("triton") is None:
+        return "triton is not installed (pip install 'triton>=3.6')"
+    if device.type == "cuda":
+        return None
+    if device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1":
+        return None
+    return f"triton kernels run on CUDA tensors (CPU tensors only under TRITON_INTERPRET=1), got {device}"
+
+
+def _extension_reason(backend: str, device: torch.device):
+    want = "cpu" if backend == "cpp" else "cuda"
+    if device.type != want:
+        return f"the {backend} backend runs on {want} tensors, got {device}"
+    from . import _extension
+    return _extension.unavailable_reason(backend)
+
+
+def unavailable_reason(backend: str, device, family: str = None):
+    """None if `backend` can run `family` ops on `device`, else a sentence saying why not."""
+    device = torch.device(device)
+    if backend not in BACKENDS:
+        return f"unknown backend {backend!r}; choose one of {BACKENDS} or 'auto'"
+    if family is not None and importlib.util.find_spec(
+            f"wmkernels.ops.{family}.{_MODULE_NAMES[backend]}") is None:
+        return f"the {backend} backend does not implement the {family} ops"
+    if backend == "torch":
+        return None
+    if backend == "triton":
+        return _triton_reason(device)
+    return _extension_reason(backend, device)
+
+
+def resolve(backend: str, device, family: str, model=None) -> str:
+    """The concrete backend for a request: 'auto' picks the fastest available one."""
+    from .model import MLPWorldModel
+    fused_ok = model is None or isinstance(model, MLPWorldModel)
+    device = torch.device(device)
+    if backend == "auto":
+        for name in _AUTO_ORDER.get(device.type, ("torch",)):
+            if (name == "torch" or fused_ok) and unavailable_reason(name, device, family) is None:
+                return name
+        return "torch"
+    if backend != "torch" and backend in BACKENDS and not fused_ok:
+        raise BackendUnavailable(f"backend {backend!r} serves MLPWorldModel only; "
+                                 f"use backend='torch' for a {type(model).__name__}")
+    reason = unavailable_reason(backend, device, family)
+    if reason is not None:
+        raise BackendUnavailable(f"backend {backend!r} is unavailable: {reason}")
+    return backend
+
+
+def ops_module(family: str, backend: str):
+    return importlib.import_module(f"wmkernels.ops.{family}.{_MODULE_NAMES[backend]}")

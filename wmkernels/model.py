@@ -1,0 +1,239 @@
+"""MLPWorldModel: the residual MLP world model every fused kernel understands.
+
+    x_t     = concat(z_t, a_t)                  # [D + A]
+    h_1     = act(x_t W_1 + b_1)                # W_l [H_{l-1}, H_l], L = 1..4 hidden layers
+    h_l     = act(h_{l-1} W_l + b_l)
+    z_{t+1} = z_t S + h_L W_o + b_o             # S: identity (skip=None), or any [D, D]
+"""
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import torch
+
+from . import activations
+
+MAX_HIDDEN_LAYERS = 4
+_MAGIC = b"WMK1"
+_FORMAT_VERSION = 1
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16,
+           "float32": torch.float32, "float64": torch.float64}
+
+
+class ModelFileError(ValueError):
+    """A model file that is not a valid wmkernels model (corrupt, truncated, wrong format)."""
+
+
+class WorldModelModule(torch.nn.Module):
+    """torch.nn form of an MLPWorldModel: forward(z [B, D], a [B, A]) -> z_next [B, D]."""
+
+    def __init__(self, net: torch.nn.Sequential, skip):
+        super().__init__()
+        self.net = net
+        if skip is None:
+            self.skip = None
+        else:
+            self.register_buffer("skip", skip)
+
+    def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        carried = z if self.skip is None else z @ self.skip
+        return carried + self.net(torch.cat([z, a], dim=-1))
+
+
+class MLPWorldModel:
+    """Weights of a residual MLP world model (x @ W convention).
+
+    weights: [W_1 [D+A, H_1], ..., W_L [H_{L-1}, H_L], W_o [H_L, D]]; biases match.
+    skip: None (identity, residual), or a [D, D] tensor (zeros for no skip).
+    """
+
+    def __init__(self, weights, biases, activation: str = "relu", skip=None):
+        weights, biases = list(weights), list(biases)
+        if not 2 <= len(weights) <= MAX_HIDDEN_LAYERS + 1:
+            raise ValueError(f"weights must hold 2 to {MAX_HIDDEN_LAYERS + 1} matrices "
+                             f"(1-{MAX_HIDDEN_LAYERS} hidden layers and the output), got {len(weights)}")
+        if len(biases) != len(weights):
+            raise ValueError(f"biases must hold one vector per weight matrix ({len(weights)}), got {len(biases)}")
+        if activation not in activations.NAMES:
+            raise ValueError(f"activation must be one of {activations.NAMES}, got {activation!r}")
+        first = weights[0]
+        for l, (w, b) in enumerate(zip(weights, biases)):
+            _check_param(f"weights[{l}]", w, 2, first)
+            _check_param(f"biases[{l}]", b, 1, first)
+            if b.shape[0] != w.shape[1]:
+                raise ValueError(f"biases[{l}] must have shape [{w.shape[1]}], got {list(b.shape)}")
+            if l > 0 and w.shape[0] != weights[l - 1].shape[1]:
+                raise ValueError(f"weights[{l}] must have {weights[l - 1].shape[1]} rows "
+                                 f"(the width of layer {l - 1}), got {list(w.shape)}")
+        D = weights[-1].shape[1]
+        A = first.shape[0] - D
+        if A < 1:
+            raise ValueError(f"weights[0] has {first.shape[0]} rows but the state has {D} dimensions: "
+                             f"weights[0] must be [D + A, H_1] with A >= 1")
+        if skip is not None:
+            _check_param("skip", skip, 2, first)
+            if tuple(skip.shape) != (D, D):
+                raise ValueError(f"skip must have shape [{D}, {D}], got {list(skip.shape)}")
+        self.weights = [w.contiguous() for w in weights]
+        self.biases = [b.contiguous() for b in biases]
+        self.activation = activation
+        self.skip = None if skip is None else skip.contiguous()
+
+    # shapes -----------------------------------------------------------------
+    @property
+    def state_dim(self) -> int:
+        return self.weights[-1].shape[1]
+
+    @property
+    def action_dim(self) -> int:
+        return self.weights[0].shape[0] - self.state_dim
+
+    @property
+    def widths(self) -> list:
+        return [w.shape[1] for w in self.weights[:-1]]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weights[0].dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.weights[0].device
+
+    def __repr__(self):
+        skip = "identity" if self.skip is None else "matrix"
+        return (f"MLPWorldModel(D={self.state_dim}, A={self.action_dim}, widths={self.widths}, "
+                f"activation={self.activation!r}, skip={skip}, dtype={self.dtype}, device={self.device})")
+
+    # evaluation -------------------------------------------------------------
+    def step(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """One transition: z [..., D], a [..., A] -> z_next [..., D]."""
+        h = torch.cat([z, a], dim=-1)
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = activations.apply(self.activation, h @ w + b)
+        carried = z if self.skip is None else z @ self.skip
+        return carried + h @ self.weights[-1] + self.biases[-1]
+
+    __call__ = step
+
+    def to(self, device=None, dtype=None) -> "MLPWorldModel":
+        move = lambda t: t.to(device=device, dtype=dtype)
+        return MLPWorldModel([move(w) for w in self.weights], [move(b) for b in self.biases],
+                             self.activation, None if self.skip is None else move(self.skip))
+
+    # conversion -------------------------------------------------------------
+    @classmethod
+    def from_module(cls, module: torch.nn.Module, skip=None) -> "MLPWorldModel":
+        """From an nn.Sequential of Linear and activation layers (Linear, act, ..., Linear)
+        mapping concat(z, a) to the residual update, or from a WorldModelModule."""
+        if isinstance(module, WorldModelModule):
+            if skip is not None:
+                raise ValueError("skip is taken from the WorldModelModule; do not pass it as well")
+            skip = module.skip
+            module = module.net
+        if not isinstance(module, torch.nn.Sequential):
+            raise TypeError(f"module must be an nn.Sequential or a WorldModelModule, got {type(module).__name__}")
+        layers = list(module)
+        linears = layers[0::2]
+        acts = layers[1::2]
+        if len(layers) % 2 == 0 or not all(isinstance(l, torch.nn.Linear) for l in linears):
+            raise ValueError("module must alternate Linear and activation layers, starting and ending with Linear")
+        names = {activations.name_of(a) for a in acts}
+        if None in names or len(names) != 1:
+            raise ValueError(f"module must use one activation of {activations.NAMES} throughout, "
+                             f"got {[type(a).__name__ for a in acts]}")
+        weights = [l.weight.detach().t().contiguous() for l in linears]
+        biases = [l.bias.detach().clone() if l.bias is not None
+                  else torch.zeros(l.out_features, dtype=l.weight.dtype, device=l.weight.device)
+                  for l in linears]
+        return cls(weights, biases, names.pop(), None if skip is None else skip.detach().clone())
+
+    def to_module(self) -> WorldModelModule:
+        """A WorldModelModule computing the same function (for autograd or training)."""
+        layers = []
+        for l, (w, b) in enumerate(zip(self.weights, self.biases)):
+            linear = torch.nn.Linear(w.shape[0], w.shape[1], device=self.device, dtype=self.dtype)
+            with torch.no_grad():
+                linear.weight.copy_(w.t())
+                linear.bias.copy_(b)
+            layers.append(linear)
+            if l < len(self.weights) - 1:
+                layers.append(activations.module(self.activation))
+        return WorldModelModule(torch.nn.Sequential(*layers),
+                                None if self.skip is None else self.skip.clone())
+
+    # files ------------------------------------------------------------------
+    def _named_tensors(self):
+        named = [(f"weights.{l}", w) for l, w in enumerate(self.weights)]
+        named += [(f"biases.{l}", b) for l, b in enumerate(self.biases)]
+        if self.skip is not None:
+            named.append(("skip", self.skip))
+        return named
+
+    def save(self, path) -> None:
+        """Write the model: b"WMK1", header length (uint64 LE), JSON header, raw LE tensor bytes.
+
+        The header holds the activation, dtype, each tensor's name, shape and byte range,
+        and a CRC32 of the payload. Loading never unpickles anything."""
+        dtype_name = str(self.dtype).replace("torch.", "")
+        entries, chunks, offset = [], [], 0
+        for name, t in self._named_tensors():
+            data = t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
+            entries.append({"name": name, "shape": list(t.shape), "offset": offset, "nbytes": len(data)})
+            chunks.append(data)
+            offset += len(data)
+        payload = b"".join(chunks)
+        header = json.dumps({"format": "wmkernels.MLPWorldModel", "version": _FORMAT_VERSION,
+                             "activation": self.activation, "dtype": dtype_name,
+                             "tensors": entries, "payload_bytes": len(payload),
+                             "crc32": zlib.crc32(payload)}).encode()
+        Path(path).write_bytes(_MAGIC + struct.pack("<Q", len(header)) + header + payload)
+
+    @classmethod
+    def load(cls, path, device=None) -> "MLPWorldModel":
+        """Read a model written by save(); raises ModelFileError on any corruption."""
+        blob = Path(path).read_bytes()
+        if blob[:4] != _MAGIC:
+            raise ModelFileError(f"{path} is not a wmkernels model file (bad magic bytes)")
+        if len(blob) < 12:
+            raise ModelFileError(f"{path} is truncated (no header length)")
+        (header_len,) = struct.unpack("<Q", blob[4:12])
+        if 12 + header_len > len(blob):
+            raise ModelFileError(f"{path} is truncated (header of {header_len} bytes does not fit)")
+        try:
+            header = json.loads(blob[12:12 + header_len])
+            payload = blob[12 + header_len:]
+            if header.get("format") != "wmkernels.MLPWorldModel" or header.get("version") != _FORMAT_VERSION:
+                raise ModelFileError(f"{path}: unsupported format or version "
+                                     f"{header.get('format')!r} v{header.get('version')!r}")
+            if len(payload) != header["payload_bytes"]:
+                raise ModelFileError(f"{path} is truncated: payload has {len(payload)} bytes, "
+                                     f"header says {header['payload_bytes']}")
+            if zlib.crc32(payload) != header["crc32"]:
+                raise ModelFileError(f"{path} is corrupt: payload checksum mismatch")
+            dtype = _DTYPES[header["dtype"]]
+            tensors = {}
+            for e in header["tensors"]:
+                raw = bytearray(payload[e["offset"]:e["offset"] + e["nbytes"]])
+                tensors[e["name"]] = torch.frombuffer(raw, dtype=dtype).reshape(e["shape"]).to(device)
+            count = sum(1 for name in tensors if name.startswith("weights."))
+            weights = [tensors[f"weights.{l}"] for l in range(count)]
+            biases = [tensors[f"biases.{l}"] for l in range(count)]
+            return cls(weights, biases, header["activation"], tensors.get("skip"))
+        except ModelFileError:
+            raise
+        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            raise ModelFileError(f"{path} is not a valid wmkernels model: {err}") from err
+
+
+def _check_param(name: str, t, ndim: int, like) -> None:
+    if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point torch.Tensor, got "
+                        f"{t.dtype if isinstance(t, torch.Tensor) else type(t).__name__}")
+    if t.dim() != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {list(t.shape)}")
+    if t.dtype != like.dtype or t.device != like.device:
+        raise ValueError(f"{name} is {t.dtype} on {t.device}, but weights[0] is {like.dtype} on {like.device}")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} contains NaN or Inf")
