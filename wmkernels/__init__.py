@@ -4,11 +4,11 @@ Importing this package loads neither triton nor the C++ extension; backends load
 """
 from . import ops
 from ._backend import BackendUnavailable
-from .model import MLPWorldModel, ModelFileError, WorldModelModule
+from .model import MLPWorldModel, ModelFileError, WorldModelModule, linear_world_model
 from .objective import Objective
 from .planners import MPC, CEMPlanner, GradientPlanner, MPPIPlanner, PlanResult
 from ._info import info
 
 __version__ = "0.1.0"
 __all__ = ["MLPWorldModel", "WorldModelModule", "ModelFileError", "Objective", "GradientPlanner",
-           "CEMPlanner", "MPPIPlanner", "MPC", "PlanResult", "BackendUnavailable", "ops", "info"]
+           "CEMPlanner", "MPPIPlanner", "MPC", "PlanResult", "BackendUnavailable", "linear_world_model", "ops", "info"]

@@ -43,14 +43,12 @@ def unavailable_reason(backend: str, device, family: str = None):
     device = torch.device(device)
     if backend not in BACKENDS:
         return f"unknown backend {backend!r}; choose one of {BACKENDS} or 'auto'"
-    if family is not None and importlib.util.find_spec(
+    reason = {"torch": lambda: None, "triton": lambda: _triton_reason(device)}.get(
+        backend, lambda: _extension_reason(backend, device))()
+    if reason is None and family is not None and importlib.util.find_spec(
             f"wmkernels.ops.{family}.{_MODULE_NAMES[backend]}") is None:
-        return f"the {backend} backend does not implement the {family} ops"
-    if backend == "torch":
-        return None
-    if backend == "triton":
-        return _triton_reason(device)
-    return _extension_reason(backend, device)
+        reason = f"the {backend} backend does not implement the {family} ops"
+    return reason
 
 
 def resolve(backend: str, device, family: str, model=None) -> str:

@@ -227,6 +227,23 @@ class MLPWorldModel:
             raise ModelFileError(f"{path} is not a valid wmkernels model: {err}") from err
 
 
+def linear_world_model(S: torch.Tensor, B: torch.Tensor, offset: float = 10.0) -> MLPWorldModel:
+    """The linear system z' = z S + a B (S [D, D], B [A, D]) as a one-layer ReLU MLPWorldModel.
+
+    W_1 = I, b_1 = offset: the hidden pre-activations x + offset stay positive, so ReLU is the
+    identity, while every |x_i| < offset; W_o = [S - I; B] and b_o = -offset * 1 W_o cancel
+    the offset. Useful for checking planners against closed-form optima (LQR, least squares)."""
+    _check_param("S", S, 2, S)
+    _check_param("B", B, 2, S)
+    D, A = S.shape[0], B.shape[0]
+    if tuple(S.shape) != (D, D) or B.shape[1] != D:
+        raise ValueError(f"S must be [D, D] and B [A, D], got {list(S.shape)} and {list(B.shape)}")
+    opts = dict(dtype=S.dtype, device=S.device)
+    w_out = torch.cat([S - torch.eye(D, **opts), B], dim=0)
+    return MLPWorldModel([torch.eye(D + A, **opts), w_out],
+                         [torch.full((D + A,), float(offset), **opts), -offset * w_out.sum(0)], "relu")
+
+
 def _check_param(name: str, t, ndim: int, like) -> None:
     if not isinstance(t, torch.Tensor) or not t.is_floating_point():
         raise TypeError(f"{name} must be a floating-point torch.Tensor, got "

@@ -1,0 +1,104 @@
+"""Every bad input class gets a clear error naming the argument."""
+import pytest
+import torch
+
+import wmkernels as wmk
+from helpers import random_model, random_problem
+
+D, A, T = 4, 2, 3
+
+
+@pytest.fixture
+def setup():
+    model = random_model(D, A, (8,), dtype=torch.float32)
+    z0, actions, goal = random_problem(2, 3, T, D, A, dtype=torch.float32)
+    return model, z0, actions, goal, wmk.Objective()
+
+
+def _nan(t):
+    t = t.clone()
+    t.view(-1)[0] = float("nan")
+    return t
+
+
+@pytest.mark.parametrize("name,mutate,match", [
+    ("z0-shape", lambda z0, a, g: (z0[:, :3], a, g), r"z0 must have shape \[\*, 4\]"),
+    ("z0-rank", lambda z0, a, g: (z0[0], a, g), "z0 must have 2 dimensions"),
+    ("goal-shape", lambda z0, a, g: (z0, a, g[:1]), r"goal must have shape \[2, 4\]"),
+    ("actions-shape", lambda z0, a, g: (z0, a[..., :1], g), r"actions must have shape \[2, \*, \*, 2\]"),
+    ("actions-rank", lambda z0, a, g: (z0, a[0], g), "actions must have 4 dimensions"),
+    ("horizon-0", lambda z0, a, g: (z0, a[:, :, :0], g), "horizon T >= 1"),
+    ("z0-dtype", lambda z0, a, g: (z0.double(), a, g), "z0 has dtype torch.float64"),
+    ("actions-int", lambda z0, a, g: (z0, a.long(), g), "actions must be a floating-point tensor"),
+    ("z0-nan", lambda z0, a, g: (_nan(z0), a, g), "z0 contains NaN or Inf"),
+    ("goal-inf", lambda z0, a, g: (z0, a, g / 0.0), "goal contains NaN or Inf"),
+    ("actions-nan", lambda z0, a, g: (z0, _nan(a), g), "actions contains NaN or Inf"),
+    ("goal-device", lambda z0, a, g: (z0, a, g.to("meta")), "goal is on meta"),
+])
+def test_rollout_inputs(setup, name, mutate, match):
+    model, z0, actions, goal, obj = setup
+    z0, actions, goal = mutate(z0, actions, goal)
+    with pytest.raises((ValueError, TypeError), match=match):
+        wmk.ops.rollout_grad(model, z0, actions, goal, obj, backend="torch")
+
+
+def test_objective_and_backend_errors(setup):
+    model, z0, actions, goal, obj = setup
+    with pytest.raises(TypeError, match="objective must be a wmkernels.Objective"):
+        wmk.ops.rollout(model, z0, actions, goal, "last")
+    with pytest.raises(ValueError, match="weights has 5 entries but the horizon is 3"):
+        wmk.ops.rollout(model, z0, actions, goal, wmk.Objective(weights=[1.0] * 5))
+    with pytest.raises(wmk.BackendUnavailable, match="unknown backend 'fast'"):
+        wmk.ops.rollout(model, z0, actions, goal, obj, backend="fast")
+    with pytest.raises(wmk.BackendUnavailable, match="backend 'cuda' is unavailable: .*cuda tensors"):
+        wmk.ops.rollout(model, z0, actions, goal, obj, backend="cuda")
+
+
+def test_planner_arguments(setup):
+    model, z0, _, goal, obj = setup
+    with pytest.raises(ValueError, match="horizon must be >= 1"):
+        wmk.GradientPlanner(model, horizon=0)
+    with pytest.raises(ValueError, match="elites must be <= samples"):
+        wmk.CEMPlanner(model, samples=10, elites=11)
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+        wmk.GradientPlanner(model, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        wmk.GradientPlanner(model, lr=0.0)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        wmk.MPPIPlanner(model, temperature=0.0)
+    with pytest.raises(ValueError, match="seed must be an int"):
+        wmk.CEMPlanner(model, seed=-1)
+    with pytest.raises(ValueError, match="backend must be 'auto' or one of"):
+        wmk.CEMPlanner(model, backend="jax")
+    with pytest.raises(ValueError, match="action_dim is required"):
+        wmk.GradientPlanner(model.to_module())
+    with pytest.raises(ValueError, match="execute must be <= the planner's horizon"):
+        wmk.MPC(wmk.GradientPlanner(model, horizon=3), execute=4)
+    planner = wmk.GradientPlanner(model, horizon=T, iters=2)
+    with pytest.raises(ValueError, match=r"init must have shape \[2, 3, 2\]"):
+        planner.plan(z0, goal, init=torch.zeros(2, 4, A))
+    with pytest.raises(ValueError, match="z0 contains NaN"):
+        planner.plan(_nan(z0), goal)
+    cem = wmk.CEMPlanner(model, horizon=T, samples=8, elites=2, iters=2)
+    with pytest.raises(ValueError, match=r"init must have shape \[2, 3, 2\]"):
+        cem.plan(z0, goal, init=torch.zeros(2, T, A + 1))
+
+
+def test_op_level_plan_arguments(setup):
+    model, z0, actions, goal, obj = setup
+    mean = torch.zeros(2, T, A)
+    with pytest.raises(ValueError, match="std must be non-negative"):
+        wmk.ops.cem_plan(model, z0, goal, obj, mean, -torch.ones_like(mean), 8, 2, 1)
+    with pytest.raises(ValueError, match="elites must be <= samples"):
+        wmk.ops.cem_plan(model, z0, goal, obj, mean, torch.ones_like(mean), 8, 9, 1)
+    with pytest.raises(ValueError, match="iters must be >= 1"):
+        wmk.ops.gbp_plan(model, z0, goal, obj, actions, 0, 0.1)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        wmk.ops.mppi_plan(model, z0, goal, obj, mean, torch.ones_like(mean), 8, 1, momentum=1.0)
+    m, v = torch.zeros_like(actions), torch.zeros_like(actions)
+    with pytest.raises(ValueError, match="lo must be <= hi"):
+        wmk.ops.adam_step(actions, actions, m, v, 1, 0.1, lo=1.0, hi=0.0)
+    with pytest.raises(ValueError, match=r"grad must have shape"):
+        wmk.ops.adam_step(actions, actions[:1], m, v, 1, 0.1)
+    with pytest.raises(ValueError, match="step must be >= 1"):
+        wmk.ops.adam_step(actions, actions, m, v, 0, 0.1)
