@@ -1,0 +1,249 @@
+import numpy as np
+import pytest
+
+from conftest import ALL_ENVS
+
+pytest.importorskip("mujoco")
+
+from training.envs import ENV_NAMES, make  # noqa: E402
+
+
+def random_actions(env, rng, steps):
+    return rng.uniform(env.action_low, env.action_high, size=(steps, env.action_dim))
+
+
+@pytest.mark.parametrize("name", ALL_ENVS)
+def test_set_state_round_trips_exactly(env_cache, name):
+    env = env_cache(name)
+    rng = np.random.default_rng(0)
+    env.set_state(env.sample_start(rng))
+    for action in random_actions(env, rng, 12):
+        env.step_env(action)
+    state = env.get_state()
+    env.set_state(env.sample_start(rng))
+    env.set_state(state)
+    np.testing.assert_array_equal(env.get_state(), state)
+    assert env.get_state().shape == (env.state_dim,)
+
+
+@pytest.mark.parametrize("name", ALL_ENVS)
+def test_step_is_a_function_of_state_and_action(env_cache, name):
+    env = env_cache(name)
+    rng = np.random.default_rng(1)
+    start = env.sample_start(rng)
+    actions = random_actions(env, rng, 3 * env.frameskip)
+    planner_actions = actions.reshape(3, env.planner_action_dim)
+    env.set_state(start)
+    first = [env.step(a) for a in planner_actions]
+    # Disturb the simulator, then replay from the middle and from the start.
+    env.set_state(env.sample_start(rng))
+    env.step(planner_actions[0])
+    env.set_state(first[0])
+    np.testing.assert_array_equal(env.step(planner_actions[1]), first[1])
+    states = env.rollout(start, actions)
+    np.testing.assert_array_equal(states[env.frameskip :: env.frameskip], np.stack(first))
+    assert not np.array_equal(first[0], start)
+
+
+@pytest.mark.parametrize("name", ALL_ENVS)
+def test_task_pairs_are_valid_start_states(env_cache, name):
+    env = env_cache(name)
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        start, goal = env.sample_task(rng)
+        assert start.shape == goal.shape == (env.state_dim,)
+        env.check_state(start)
+        env.check_state(goal)
+        assert not env.is_success(start, goal) or name == "PushT"
+        assert env.is_success(goal, goal)
+
+
+def test_pointmaze_tasks_are_in_free_connected_cells(env_cache):
+    from training.envs.point_maze import BALL_RADIUS
+
+    env = env_cache("PointMaze")
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        start, goal = env.sample_task(rng)
+        for xy in (start[:2], goal[:2]):
+            row, col = env.cell_of(xy)
+            assert env.walls[row, col] == 0
+            assert env.clearance(xy) > BALL_RADIUS
+        assert env.connected(start[:2], goal[:2])
+        np.testing.assert_array_equal(start[2:], 0.0)
+
+
+def test_pointmaze_success_threshold(env_cache):
+    env = env_cache("PointMaze")
+    goal = np.array([1.0, 1.0, 0.0, 0.0])
+    assert env.is_success(goal + [0.3, 0.39, 2.0, -2.0], goal)  # distance 0.492, speed ignored
+    assert not env.is_success(goal + [0.3, 0.41, 0.0, 0.0], goal)  # distance 0.508
+
+
+def test_pointmaze_rejects_states_inside_walls(env_cache):
+    env = env_cache("PointMaze")
+    wall_cell = tuple(np.argwhere(env.walls)[0])
+    with pytest.raises(ValueError, match="state"):
+        env.set_state(np.concatenate([env.cell_center(wall_cell), [0.0, 0.0]]))
+    with pytest.raises(ValueError, match="state"):
+        env.set_state([10.0, 0.0, 0.0, 0.0])
+
+
+def test_wall_tasks_cross_the_wall(env_cache):
+    from training.envs.wall import BALL_RADIUS, ROOM_HALF, WALL_HALF_THICKNESS
+
+    env = env_cache("Wall")
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        start, goal = env.sample_task(rng)
+        assert np.sign(start[0]) == -np.sign(goal[0])
+        for xy in (start[:2], goal[:2]):
+            assert WALL_HALF_THICKNESS + BALL_RADIUS < abs(xy[0]) < ROOM_HALF - BALL_RADIUS
+            assert abs(xy[1]) < ROOM_HALF - BALL_RADIUS
+
+
+def test_wall_blocks_the_point_except_at_the_door(env_cache):
+    env = env_cache("Wall")
+    push_right = np.tile([1.0, 0.0], env.frameskip)
+    env.set_state([-0.5, 0.6, 0.0, 0.0])
+    for _ in range(10):
+        blocked = env.step(push_right)
+    assert blocked[0] < 0.0
+    env.set_state([-0.5, 0.0, 0.0, 0.0])
+    for _ in range(10):
+        through = env.step(push_right)
+    assert through[0] > 0.1
+
+
+def test_wall_success_threshold_and_bounds(env_cache):
+    from training.envs.wall import SUCCESS_DISTANCE
+
+    env = env_cache("Wall")
+    assert SUCCESS_DISTANCE == pytest.approx(4.5 / 32)
+    goal = np.array([0.5, 0.5, 0.0, 0.0])
+    assert env.is_success(goal + [0.0, 0.14, 0.0, 0.0], goal)
+    assert not env.is_success(goal + [0.1, 0.1, 0.0, 0.0], goal)
+    with pytest.raises(ValueError, match="inside the wall"):
+        env.set_state([0.0, 0.6, 0.0, 0.0])
+    with pytest.raises(ValueError, match="outside the room"):
+        env.set_state([1.5, 0.0, 0.0, 0.0])
+    env.set_state([0.0, 0.0, 0.0, 0.0])  # in the doorway
+
+
+def test_pusht_success_test_matches_hand_built_cases(env_cache):
+    env = env_cache("PushT")
+    goal = np.array([100.0, 100.0, 300.0, 300.0, 0.1, 0, 0, 0, 0, 0])
+    near = goal + [10.0, 0, 0, 16.0, 0, 50, 50, 0, 0, 0]  # position error 18.9
+    assert env.is_success(near, goal)
+    assert not env.is_success(goal + [12.0, 0, 0, 17.0, 0, 0, 0, 0, 0, 0], goal)  # 20.8
+    wrapped = goal.copy()
+    wrapped[4] = 2 * np.pi - 0.2  # angle error 0.3 across 0
+    assert env.is_success(wrapped, goal)
+    wrapped[4] = 2 * np.pi - 0.3  # angle error 0.4 > pi / 9
+    assert not env.is_success(wrapped, goal)
+
+
+def test_pusht_tasks_are_25_expert_steps_apart(env_cache):
+    from training.envs.pusht import TASK_GAP
+    from training.envs.pusht_expert import PushTExpert
+
+    env = env_cache("PushT")
+    seed = 5
+    start, goal = env.sample_task(np.random.default_rng(seed))
+    # Rebuild the same trajectory by hand: warm-up length is drawn after the expert is created.
+    rng = np.random.default_rng(seed)
+    expert = PushTExpert(rng, noise=env.expert_noise)
+    env.set_state(env.sample_start(rng))
+    for _ in range(int(rng.integers(0, 51))):
+        env.step_env(expert(env.get_state()))
+    np.testing.assert_array_equal(env.get_state(), start)
+    for _ in range(TASK_GAP):
+        env.step_env(expert(env.get_state()))
+    np.testing.assert_array_equal(env.get_state(), goal)
+
+
+def test_pusht_expert_moves_the_block(env_cache):
+    from training.envs.pusht_expert import PushTExpert
+
+    env = env_cache("PushT")
+    rng = np.random.default_rng(6)
+    block_paths = []
+    for _ in range(3):
+        expert = PushTExpert(rng)
+        states = [env.reset(seed=int(rng.integers(1000)))]
+        for _ in range(100):
+            states.append(env.step_env(expert(states[-1])))
+        block_xy = np.stack(states)[:, 2:4]
+        block_paths.append(np.linalg.norm(np.diff(block_xy, axis=0), axis=1).sum())
+    assert min(block_paths) > 50.0
+
+
+def test_pusht_rejects_bad_states(env_cache):
+    env = env_cache("PushT")
+    with pytest.raises(ValueError, match="state is out of bounds: agent"):
+        env.set_state([600.0, 100.0, 300.0, 300.0, 0, 0, 0, 0, 0, 0])
+    state = np.array([100.0, 100.0, 300.0, 300.0, 0.7, 0, 0, 0, 0, 0])
+    state[:2] = env.block_polygons(state)[0].mean(0)  # centre of the T's bar
+    with pytest.raises(ValueError, match="inside the block"):
+        env.set_state(state)
+
+
+def test_pusher_goal_puts_the_object_on_the_target(env_cache):
+    from training.envs.pusher import MIN_PUSH_DISTANCE, OBJECT, TARGET
+
+    env = env_cache("Pusher")
+    start, goal = env.sample_task(np.random.default_rng(7))
+    np.testing.assert_array_equal(goal[OBJECT], start[TARGET])
+    np.testing.assert_array_equal(goal[TARGET], start[TARGET])
+    assert np.linalg.norm(start[OBJECT] - start[TARGET]) > MIN_PUSH_DISTANCE
+    near = goal.copy()
+    near[OBJECT] += [0.03, 0.03]  # 0.042 m
+    assert env.is_success(near, goal)
+    near[OBJECT] += [0.01, 0.01]  # 0.057 m
+    assert not env.is_success(near, goal)
+
+
+def test_pusher_rejects_joint_out_of_range(env_cache):
+    env = env_cache("Pusher")
+    state = env.sample_start(np.random.default_rng(8))
+    state[1] = 3.0  # shoulder lift range is [-0.52, 1.40]
+    with pytest.raises(ValueError, match="r_shoulder_lift_joint"):
+        env.set_state(state)
+
+
+@pytest.mark.parametrize("name", ALL_ENVS)
+def test_wrong_shapes_raise_value_errors_naming_the_argument(env_cache, name):
+    env = env_cache(name)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="planner_action"):
+        env.step(np.zeros(env.action_dim))
+    with pytest.raises(ValueError, match="action must have shape"):
+        env.step_env(np.zeros(env.action_dim + 1))
+    with pytest.raises(ValueError, match="state must have shape"):
+        env.set_state(np.zeros(env.state_dim + 1))
+    with pytest.raises(ValueError, match="state must be finite"):
+        env.set_state(np.full(env.state_dim, np.nan))
+
+
+def test_actions_are_clipped_to_bounds(env_cache):
+    env = env_cache("Wall")
+    start = np.array([-0.5, -0.5, 0.0, 0.0])
+    env.set_state(start)
+    big = env.step_env([50.0, -50.0])
+    env.set_state(start)
+    np.testing.assert_array_equal(env.step_env([1.0, -1.0]), big)
+
+
+def test_make_rejects_unknown_names():
+    with pytest.raises(ValueError, match="known names: PointMaze, PushT, Wall, Pusher"):
+        make("NoSuchEnv")
+    with pytest.raises(ValueError, match="not a gymnasium MuJoCo env"):
+        make("gym:CartPole-v1")
+    assert make("wall").name == "Wall"
+    assert set(ENV_NAMES) == {"PointMaze", "PushT", "Wall", "Pusher"}
+
+
+def test_reset_with_seed_is_reproducible(env_cache):
+    env = env_cache("PointMaze")
+    np.testing.assert_array_equal(env.reset(seed=3), env.reset(seed=3))
+    assert not np.array_equal(env.reset(seed=3), env.reset(seed=4))

@@ -1,0 +1,50 @@
+"""Data-collection policies: random exploration and PushT's scripted expert.
+
+A policy is called with the current state ``[state_dim]`` and returns one env
+action ``[action_dim]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .envs import Env
+
+MAX_HOLD = {"PointMaze": 10, "Wall": 20}
+"""Random exploration holds each uniform action for 1..MAX_HOLD env steps (1 if absent)."""
+
+
+class RandomPolicy:
+    """Uniform actions within the env's bounds, each held for a random 1..``max_hold`` steps."""
+
+    def __init__(self, env: Env, rng: np.random.Generator, max_hold: int = 1):
+        if max_hold < 1:
+            raise ValueError(f"max_hold must be >= 1, got {max_hold}")
+        self.low, self.high = env.action_low, env.action_high
+        self.rng = rng
+        self.max_hold = max_hold
+        self.action = None
+        self.steps_left = 0
+
+    def __call__(self, state) -> np.ndarray:
+        if self.steps_left == 0:
+            self.action = self.rng.uniform(self.low, self.high)
+            self.steps_left = int(self.rng.integers(1, self.max_hold + 1))
+        self.steps_left -= 1
+        return self.action.copy()
+
+
+POLICIES = ("random", "expert")
+
+
+def make_policy(kind: str, env: Env, rng: np.random.Generator):
+    """A fresh policy (one per episode): ``random`` for every env, ``expert`` for PushT only."""
+    if kind == "random":
+        return RandomPolicy(env, rng, MAX_HOLD.get(env.name, 1))
+    if kind == "expert":
+        if env.name != "PushT":
+            raise ValueError(f"policy 'expert' exists for PushT only, not {env.name}; use 'random'")
+        from .envs.pusht_expert import PushTExpert
+
+        return PushTExpert(rng, noise=env.expert_noise)
+    raise ValueError(f"unknown policy {kind!r}; known policies: {', '.join(POLICIES)}")
