@@ -1,0 +1,27 @@
+# One entry point: `make demo` (the main job) and `make test`, each setting up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch; set TORCH="torch==2.11.0" (or any installed CUDA build) on a GPU machine.
+TORCH ?= torch==2.13.0
+EXTRAS ?= triton,test,train
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml $(wildcard setup.py) $(wildcard wmkernels/_build.py) $(wildcard csrc/*)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68" wheel
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: setup
+	$(BIN)/python examples/plan_demo.py
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info
