@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # A CPU build of torch; set TORCH="torch==2.11.0" (or any installed CUDA build) on a GPU machine.
 TORCH ?= torch==2.13.0
-EXTRAS ?= triton,test,train
+EXTRAS ?= triton,test,train,bench
 
 .PHONY: setup demo test bench clean
 
