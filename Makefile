@@ -10,9 +10,9 @@ EXTRAS ?= triton,test,train,bench
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml $(wildcard setup.py) $(wildcard wmkernels/_build.py) $(wildcard csrc/*)
+$(VENV)/.installed: pyproject.toml setup.py wmkernels/_build.py $(shell find csrc -type f)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68" wheel
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=70.1" wheel
 	$(BIN)/pip install --quiet "$(TORCH)"
 	$(BIN)/pip install --quiet --no-build-isolation -e ".[$(EXTRAS)]"
 	touch $@

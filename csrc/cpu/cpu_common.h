@@ -1,0 +1,272 @@
+// ISA-independent parts of the CPU kernels: the packed model, the objective view,
+// per-thread scratch layout and the choice of instruction set at run time.
+//
+// Layout. Every matrix is stored row-major with its rows padded to a multiple of
+// kPadBytes (128 bytes: 32 floats, 16 doubles), 64-byte aligned, so the micro-kernel
+// (mlp_tile.h) loads whole vectors from it without tails. Padding columns are zero,
+// so padded outputs stay zero through every activation (act(0) = 0 for all five).
+//   W[l]  [in_l,  outp_l]  forward:  out = in @ W[l] + b[l]
+//   WT[l] [out_l, inp_l ]  backward: d_in = d_out @ W[l]^T
+//   S, ST [D, Dp]          skip matrix and its transpose (absent for the identity skip)
+#pragma once
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "checks.h"
+#include "philox.h"
+
+namespace wmk {
+namespace cpu {
+
+constexpr int kPadBytes = 128;
+constexpr int kMaxTile = 32;  // candidate rows per tile (register sub-tiles: WMK_TILE rows)
+constexpr int kMaxMats = kMaxHiddenLayers + 1;
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+template <typename T>
+constexpr int64_t pad_elems() { return kPadBytes / static_cast<int64_t>(sizeof(T)); }
+
+// Outputs and scratch are filled with NaN when WMK_POISON=1 (tests): an element the kernels
+// forget to write, or scratch they read before writing, then shows up as NaN.
+inline bool poison_enabled() {
+  const char* env = std::getenv("WMK_POISON");
+  return env != nullptr && env[0] == '1';
+}
+
+inline at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& opts) {
+  at::Tensor t = at::empty(sizes, opts);
+  if (poison_enabled() && t.is_floating_point()) t.fill_(std::numeric_limits<double>::quiet_NaN());
+  return t;
+}
+
+template <typename T>
+struct Net {
+  int L = 0;                  // hidden layers (1..4); matrices 0..L, L is the output layer
+  int D = 0, A = 0, K0 = 0;   // K0 = D + A
+  int act = 0;
+  int in[kMaxMats] = {}, out[kMaxMats] = {};
+  int inp[kMaxMats] = {}, outp[kMaxMats] = {};
+  const T* W[kMaxMats] = {};
+  const T* WT[kMaxMats] = {};
+  const T* b[kMaxMats] = {};
+  bool skip_matrix = false;
+  const T* S = nullptr;
+  const T* ST = nullptr;
+  int Dp = 0;  // padded state width
+  int Hp = 0;  // padded width of the widest activation buffer (hidden layers and the input x)
+};
+
+template <typename T>
+struct Obj {
+  const T* w = nullptr;   // [T] step weights
+  const T* q = nullptr;   // [D] state weights
+  T lam = 0;              // action penalty
+  const T* lo = nullptr;  // [A]
+  const T* hi = nullptr;  // [A]
+};
+
+// Packs the model into one aligned buffer; `storage` keeps it alive.
+template <typename T>
+Net<T> pack_model(at::TensorList weights, at::TensorList biases,
+                  const at::Tensor& skip, int64_t activation, at::Tensor& storage) {
+  Net<T> net;
+  const int n = static_cast<int>(weights.size());
+  const int64_t pe = pad_elems<T>();
+  net.L = n - 1;
+  net.D = static_cast<int>(weights[n - 1].size(1));
+  net.K0 = static_cast<int>(weights[0].size(0));
+  net.A = net.K0 - net.D;
+  net.act = static_cast<int>(activation);
+  net.Dp = static_cast<int>(round_up(net.D, pe));
+  net.skip_matrix = skip.numel() > 0;
+  int64_t total = 0, hp = round_up(net.K0, pe);
+  for (int l = 0; l < n; ++l) {
+    net.in[l] = static_cast<int>(weights[l].size(0));
+    net.out[l] = static_cast<int>(weights[l].size(1));
+    net.inp[l] = static_cast<int>(round_up(net.in[l], pe));
+    net.outp[l] = static_cast<int>(round_up(net.out[l], pe));
+    total += int64_t(net.in[l]) * net.outp[l] + int64_t(net.out[l]) * net.inp[l] + net.outp[l];
+    if (l < n - 1) hp = std::max<int64_t>(hp, net.outp[l]);
+  }
+  net.Hp = static_cast<int>(hp);
+  if (net.skip_matrix) total += 2 * int64_t(net.D) * net.Dp;
+  storage = at::zeros({total + pe}, weights[0].options().device(at::kCPU));
+  T* base = storage.data_ptr<T>();
+  // at::zeros on CPU is 64-byte aligned; every section below is a multiple of 128 bytes.
+  T* cursor = base;
+  for (int l = 0; l < n; ++l) {
+    const T* w = weights[l].data_ptr<T>();
+    const T* bias = biases[l].data_ptr<T>();
+    T* W = cursor;
+    cursor += int64_t(net.in[l]) * net.outp[l];
+    T* WT = cursor;
+    cursor += int64_t(net.out[l]) * net.inp[l];
+    T* B = cursor;
+    cursor += net.outp[l];
+    for (int i = 0; i < net.in[l]; ++i)
+      for (int j = 0; j < net.out[l]; ++j) {
+        W[int64_t(i) * net.outp[l] + j] = w[int64_t(i) * net.out[l] + j];
+        WT[int64_t(j) * net.inp[l] + i] = w[int64_t(i) * net.out[l] + j];
+      }
+    std::memcpy(B, bias, sizeof(T) * net.out[l]);
+    net.W[l] = W;
+    net.WT[l] = WT;
+    net.b[l] = B;
+  }
+  if (net.skip_matrix) {
+    const T* s = skip.data_ptr<T>();
+    T* S = cursor;
+    cursor += int64_t(net.D) * net.Dp;
+    T* ST = cursor;
+    cursor += int64_t(net.D) * net.Dp;
+    for (int i = 0; i < net.D; ++i)
+      for (int j = 0; j < net.D; ++j) {
+        S[int64_t(i) * net.Dp + j] = s[int64_t(i) * net.D + j];
+        ST[int64_t(j) * net.Dp + i] = s[int64_t(i) * net.D + j];
+      }
+    net.S = S;
+    net.ST = ST;
+  }
+  return net;
+}
+
+template <typename T>
+Obj<T> make_obj(const at::Tensor& step_weights, const at::Tensor& state_weights, double lam,
+                const at::Tensor& lo, const at::Tensor& hi) {
+  Obj<T> o;
+  o.w = step_weights.data_ptr<T>();
+  o.q = state_weights.data_ptr<T>();
+  o.lam = static_cast<T>(lam);
+  o.lo = lo.defined() && lo.numel() ? lo.data_ptr<T>() : nullptr;
+  o.hi = hi.defined() && hi.numel() ? hi.data_ptr<T>() : nullptr;
+  return o;
+}
+
+// Per-tile scratch: every buffer a multiple of 128 bytes, carved from one allocation.
+template <typename T>
+struct TileScratch {
+  T* x = nullptr;      // [C, Hp] activation ping
+  T* y = nullptr;      // [C, Hp] activation pong
+  T* deriv = nullptr;  // [T, L, C, Hp] act'(pre) saved by the forward pass
+  T* zs = nullptr;     // [T+1, C, Dp] states
+  T* goal = nullptr;   // [C, Dp]
+  T* dz = nullptr;     // [C, Dp]
+  T* dz2 = nullptr;    // [C, Dp]
+  T* act = nullptr;    // [C, T, A] actions of the tile's candidates
+  T* m = nullptr;      // [C, T, A] Adam moments
+  T* v = nullptr;
+  T* grad = nullptr;   // [C, T, A]
+  double cost[kMaxTile];
+
+  static int64_t elems(const Net<T>& net, int64_t T_) {
+    const int64_t pe = pad_elems<T>(), C = kMaxTile;
+    const int64_t ta = round_up(C * T_ * net.A, pe);
+    return 2 * C * net.Hp + T_ * net.L * C * net.Hp + (T_ + 4) * C * net.Dp + 4 * ta;
+  }
+  void carve(T* base, const Net<T>& net, int64_t T_) {
+    const int64_t pe = pad_elems<T>(), C = kMaxTile;
+    const int64_t ta = round_up(C * T_ * net.A, pe);
+    T* c = base;
+    auto take = [&c](int64_t n) { T* p = c; c += n; return p; };
+    x = take(C * net.Hp);
+    y = take(C * net.Hp);
+    deriv = take(T_ * net.L * C * net.Hp);
+    zs = take((T_ + 1) * C * net.Dp);
+    goal = take(C * net.Dp);
+    dz = take(C * net.Dp);
+    dz2 = take(C * net.Dp);
+    act = take(ta);
+    m = take(ta);
+    v = take(ta);
+    grad = take(ta);
+  }
+};
+
+// One scratch per thread, allocated once per call (never inside the loops).
+template <typename T>
+struct ScratchPool {
+  at::Tensor storage;
+  std::vector<TileScratch<T>> tiles;
+  ScratchPool(const Net<T>& net, int64_t T_, const at::TensorOptions& opts) {
+    const int threads = std::max(1, at::get_num_threads());
+    const int64_t per = round_up(TileScratch<T>::elems(net, T_), pad_elems<T>());
+    storage = new_output({per * threads + pad_elems<T>()}, opts);
+    tiles.resize(threads);
+    for (int t = 0; t < threads; ++t) tiles[t].carve(storage.data_ptr<T>() + per * t, net, T_);
+  }
+  TileScratch<T>& mine() {
+    const int t = at::get_thread_num();
+    return tiles[t < static_cast<int>(tiles.size()) ? t : 0];
+  }
+};
+
+// ---- instruction set chosen at run time --------------------------------------------
+enum class Isa { kBase = 0, kAvx2 = 1, kAvx512 = 2 };
+
+inline Isa detect_isa() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(WMK_CPU_BASE_ONLY)
+  Isa best = Isa::kBase;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = Isa::kAvx2;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+    best = Isa::kAvx512;
+  // WMK_CPU_ISA=base|avx2|avx512 lowers (never raises) the choice: for tests and comparisons.
+  if (const char* env = std::getenv("WMK_CPU_ISA")) {
+    const std::string want(env);
+    Isa asked = want == "base" ? Isa::kBase : want == "avx2" ? Isa::kAvx2 : Isa::kAvx512;
+    if (static_cast<int>(asked) < static_cast<int>(best)) best = asked;
+  }
+  return best;
+#else
+  return Isa::kBase;
+#endif
+}
+
+inline const char* isa_name(Isa isa) {
+  return isa == Isa::kAvx512 ? "avx512" : isa == Isa::kAvx2 ? "avx2" : "base";
+}
+
+// WMK_ISA_CALL(T, fn, args...) calls wmk::cpu::<isa>::fn<T>(args...) for the instruction set
+// chosen at run time. float32 has AVX-512, AVX2 and baseline code; float64 (the exact path
+// that tests and references use) runs the baseline code only, which halves the build time.
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(WMK_CPU_BASE_ONLY)
+#define WMK_CPU_MULTI_ISA 1
+#define WMK_ISA_CALL(T, name, ...)                                                      \
+  do {                                                                                 \
+    if constexpr (std::is_same<T, float>::value) {                                     \
+      switch (::wmk::cpu::detect_isa()) {                                              \
+        case ::wmk::cpu::Isa::kAvx512: ::wmk::cpu::avx512::name<T>(__VA_ARGS__); break; \
+        case ::wmk::cpu::Isa::kAvx2: ::wmk::cpu::avx2::name<T>(__VA_ARGS__); break;     \
+        default: ::wmk::cpu::base::name<T>(__VA_ARGS__); break;                        \
+      }                                                                                \
+    } else {                                                                           \
+      ::wmk::cpu::base::name<T>(__VA_ARGS__);                                          \
+    }                                                                                  \
+  } while (0)
+#else
+#define WMK_CPU_MULTI_ISA 0
+#define WMK_ISA_CALL(T, name, ...) ::wmk::cpu::base::name<T>(__VA_ARGS__)
+#endif
+
+// The instruction set that float32 kernels use here.
+inline Isa float_isa() {
+#if WMK_CPU_MULTI_ISA
+  return detect_isa();
+#else
+  return Isa::kBase;
+#endif
+}
+
+}  // namespace cpu
+}  // namespace wmk

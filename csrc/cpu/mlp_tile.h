@@ -1,0 +1,276 @@
+// The CPU kernels' inner loops, compiled once per instruction set (see foreach_isa.h):
+// included inside namespace wmk::cpu::WMK_ISA with WMK_VEC_BYTES and WMK_TILE defined.
+// No include guard on purpose.
+//
+// A tile is up to kMaxTile candidate rows rolled through the model together: the per-step
+// products become matrix products [C, K] x [K, N] computed by `gemm` in register blocks of
+// WMK_TILE rows by two vectors, so every weight vector loaded feeds WMK_TILE rows and every
+// weight panel brought into L1 feeds the whole tile. The weights are pre-laid out by pack_model (W for the forward pass, W^T
+// for the backward pass) so that the inner loop always runs over the contiguous output
+// width. Nothing here allocates.
+namespace {
+
+template <typename T>
+struct VecOf {
+  typedef T type __attribute__((vector_size(WMK_VEC_BYTES), may_alias));
+};
+
+template <typename T>
+inline typename VecOf<T>::type vload(const T* p) {
+  return *reinterpret_cast<const typename VecOf<T>::type*>(p);
+}
+template <typename T>
+inline void vstore(T* p, typename VecOf<T>::type v) {
+  *reinterpret_cast<typename VecOf<T>::type*>(p) = v;
+}
+
+// One block of NV vectors of columns starting at j0 for R rows:
+// out[c, j] (+)= sum_{k<K} in[c, k] M[k, j] (+ bias[j]). The accumulators (R x NV vectors)
+// stay in registers; M, bias and out are padded to whole 128-byte rows, so a block never
+// leaves them (the columns past the real width receive values that nothing reads).
+template <typename T, int R, int NV>
+inline void gemm_block(const T* __restrict in, int ldin, int K, const T* __restrict M, int ldm,
+                       const T* __restrict bias, T* __restrict out, int ldout, bool accumulate, int j0) {
+  typedef typename VecOf<T>::type vec;
+  constexpr int VL = WMK_VEC_BYTES / static_cast<int>(sizeof(T));
+  vec acc[R][NV];
+  for (int c = 0; c < R; ++c)
+    for (int v = 0; v < NV; ++v)
+      acc[c][v] = accumulate ? vload(out + c * ldout + j0 + v * VL)
+                             : (bias != nullptr ? vload(bias + j0 + v * VL) : vec{});
+  const T* mrow = M + j0;
+  for (int k = 0; k < K; ++k, mrow += ldm) {
+    vec w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = vload(mrow + v * VL);
+#pragma GCC unroll 8
+    for (int c = 0; c < R; ++c) {
+      const T s = in[c * ldin + k];
+      for (int v = 0; v < NV; ++v) acc[c][v] += s * w[v];
+    }
+  }
+  for (int c = 0; c < R; ++c)
+    for (int v = 0; v < NV; ++v) vstore(out + c * ldout + j0 + v * VL, acc[c][v]);
+}
+
+// out[c, :N] (+)= in[c, :K] @ M[:K, :N] (+ bias) for the tile's `rows` (1..kMaxTile) rows.
+// Column blocks are the outer loop and register sub-tiles of at most WMK_TILE rows (balanced
+// sizes) the inner one, so each K x (two vectors) panel of M is loaded from L2/L3 once per
+// tile and then reused from L1 by every sub-tile: this matters once the weights outgrow L2.
+template <typename T>
+inline void gemm(int rows, const T* __restrict in, int ldin, int K, const T* __restrict M, int ldm,
+                 const T* __restrict bias, int N, T* __restrict out, int ldout, bool accumulate) {
+  constexpr int VL = WMK_VEC_BYTES / static_cast<int>(sizeof(T));
+  const int subtiles = (rows + WMK_TILE - 1) / WMK_TILE;
+  for (int j0 = 0; j0 < N; j0 += 2 * VL) {
+    const bool two = N - j0 > VL;
+    for (int s = 0; s < subtiles; ++s) {
+      const int r0 = rows * s / subtiles, r1 = rows * (s + 1) / subtiles;
+      const T* sin = in + r0 * ldin;
+      T* sout = out + r0 * ldout;
+#define WMK_GEMM_CASE(r)                                                                                    \
+  case r:                                                                                                   \
+    if (two)                                                                                                \
+      gemm_block<T, (r <= WMK_TILE ? r : 1), 2>(sin, ldin, K, M, ldm, bias, sout, ldout, accumulate, j0);  \
+    else                                                                                                    \
+      gemm_block<T, (r <= WMK_TILE ? r : 1), 1>(sin, ldin, K, M, ldm, bias, sout, ldout, accumulate, j0);  \
+    break;
+      switch (r1 - r0) {
+        WMK_GEMM_CASE(1) WMK_GEMM_CASE(2) WMK_GEMM_CASE(3) WMK_GEMM_CASE(4)
+        WMK_GEMM_CASE(5) WMK_GEMM_CASE(6) WMK_GEMM_CASE(7) WMK_GEMM_CASE(8)
+        default: break;
+      }
+#undef WMK_GEMM_CASE
+    }
+  }
+}
+
+// Cuts rows [begin, end) into the fewest tiles of at most kMaxTile rows, of balanced sizes,
+// and calls f(first_row, rows) for each.
+template <typename F>
+inline void for_each_tile(int64_t begin, int64_t end, F&& f) {
+  const int64_t n = end - begin;
+  if (n <= 0) return;
+  const int64_t tiles = (n + kMaxTile - 1) / kMaxTile;
+  for (int64_t i = 0; i < tiles; ++i) {
+    const int64_t r0 = begin + n * i / tiles, r1 = begin + n * (i + 1) / tiles;
+    f(r0, static_cast<int>(r1 - r0));
+  }
+}
+
+constexpr double kGeluC = 0.79788456080286535588;  // sqrt(2 / pi)
+constexpr double kGeluK = 0.044715;
+
+// h = act(pre) in place on [C, ld] rows (first n columns); deriv = act'(pre) if given.
+template <typename T>
+inline void activate(int rows, int act, T* __restrict h, T* __restrict deriv, int ld, int n) {
+  const int C = rows;
+  const T one = 1, half = 0.5, zero = 0;
+  switch (act) {
+    case kRelu:
+      for (int c = 0; c < C; ++c) {
+        T* r = h + c * ld;
+        if (deriv) {
+          T* d = deriv + c * ld;
+          for (int j = 0; j < n; ++j) d[j] = r[j] > zero ? one : zero;
+        }
+        for (int j = 0; j < n; ++j) r[j] = r[j] > zero ? r[j] : zero;
+      }
+      break;
+    case kSilu:
+      for (int c = 0; c < C; ++c) {
+        T* r = h + c * ld;
+        T* d = deriv ? deriv + c * ld : nullptr;
+        for (int j = 0; j < n; ++j) {
+          const T x = r[j];
+          const T s = one / (one + std::exp(-x));
+          if (d) d[j] = s * (one + x * (one - s));
+          r[j] = x * s;
+        }
+      }
+      break;
+    case kGelu:
+      for (int c = 0; c < C; ++c) {
+        T* r = h + c * ld;
+        T* d = deriv ? deriv + c * ld : nullptr;
+        for (int j = 0; j < n; ++j) {
+          const T x = r[j];
+          const T th = std::tanh(T(kGeluC) * (x + T(kGeluK) * x * x * x));
+          if (d) d[j] = half * (one + th) + half * x * (one - th * th) * T(kGeluC) * (one + T(3 * kGeluK) * x * x);
+          r[j] = half * x * (one + th);
+        }
+      }
+      break;
+    case kTanh:
+      for (int c = 0; c < C; ++c) {
+        T* r = h + c * ld;
+        T* d = deriv ? deriv + c * ld : nullptr;
+        for (int j = 0; j < n; ++j) {
+          const T th = std::tanh(r[j]);
+          if (d) d[j] = one - th * th;
+          r[j] = th;
+        }
+      }
+      break;
+    default:  // elu
+      for (int c = 0; c < C; ++c) {
+        T* r = h + c * ld;
+        T* d = deriv ? deriv + c * ld : nullptr;
+        for (int j = 0; j < n; ++j) {
+          const T x = r[j];
+          if (d) d[j] = x > zero ? one : std::exp(x);
+          r[j] = x > zero ? x : std::expm1(x);
+        }
+      }
+      break;
+  }
+}
+
+// Fills the tile's z0, goal and (if `actions` is given) action rows for rows
+// row0..row0+rows-1 of a [P * N] row space (row r belongs to problem r / N).
+template <typename T>
+inline void tile_load(int rows, const Net<T>& net, TileScratch<T>& sc, const T* z0, const T* goal,
+                      const T* actions, int64_t row0, int64_t N, int T_) {
+  const int D = net.D, Dp = net.Dp, TA = T_ * net.A;
+  for (int c = 0; c < rows; ++c) {
+    const int64_t r = row0 + c;
+    const int64_t p = r / N;
+    std::memcpy(sc.zs + c * Dp, z0 + p * D, sizeof(T) * D);
+    std::memcpy(sc.goal + c * Dp, goal + p * D, sizeof(T) * D);
+    if (actions) std::memcpy(sc.act + c * TA, actions + r * TA, sizeof(T) * TA);
+  }
+}
+
+// Rolls the tile through T_ steps: reads sc.zs[0], sc.goal, sc.act [C, T, A]; writes
+// sc.zs[1..T], sc.cost (goal terms + action penalty, accumulated in double) and, when
+// store_deriv, act'(pre) of every hidden layer and step into sc.deriv.
+template <typename T>
+inline void tile_forward(int rows, const Net<T>& net, const Obj<T>& obj, TileScratch<T>& sc, int T_,
+                         bool store_deriv) {
+  const int C = rows;
+  const int D = net.D, A = net.A, Dp = net.Dp, Hp = net.Hp, L = net.L;
+  for (int c = 0; c < C; ++c) {
+    double pen = 0;
+    const T* a = sc.act + c * T_ * A;
+    for (int i = 0; i < T_ * A; ++i) pen += double(a[i]) * double(a[i]);
+    sc.cost[c] = double(obj.lam) * pen;
+  }
+  for (int t = 0; t < T_; ++t) {
+    const T* z = sc.zs + t * C * Dp;
+    T* zn = sc.zs + (t + 1) * C * Dp;
+    for (int c = 0; c < C; ++c) {
+      std::memcpy(sc.x + c * Hp, z + c * Dp, sizeof(T) * D);
+      std::memcpy(sc.x + c * Hp + D, sc.act + (c * T_ + t) * A, sizeof(T) * A);
+    }
+    T* in = sc.x;
+    T* out = sc.y;
+    for (int l = 0; l < L; ++l) {
+      gemm<T>(C, in, Hp, net.in[l], net.W[l], net.outp[l], net.b[l], net.out[l], out, Hp, false);
+      activate<T>(C, net.act, out, store_deriv ? sc.deriv + (t * L + l) * C * Hp : nullptr, Hp, net.out[l]);
+      std::swap(in, out);
+    }
+    gemm<T>(C, in, Hp, net.in[L], net.W[L], net.outp[L], net.b[L], D, zn, Dp, false);
+    if (net.skip_matrix) {
+      gemm<T>(C, z, Dp, D, net.S, Dp, nullptr, D, zn, Dp, true);
+    } else {
+      for (int c = 0; c < C; ++c)
+        for (int d = 0; d < D; ++d) zn[c * Dp + d] += z[c * Dp + d];
+    }
+    const double wt = double(obj.w[t]);
+    for (int c = 0; c < C; ++c) {
+      double s = 0;
+      for (int d = 0; d < D; ++d) {
+        const double e = double(zn[c * Dp + d]) - double(sc.goal[c * Dp + d]);
+        s += double(obj.q[d]) * e * e;
+      }
+      sc.cost[c] += wt * s;
+    }
+  }
+}
+
+// Backward through time after tile_forward(store_deriv = true): sc.grad [C, T, A] = dC/da.
+template <typename T>
+inline void tile_backward(int rows, const Net<T>& net, const Obj<T>& obj, TileScratch<T>& sc, int T_) {
+  const int C = rows;
+  const int D = net.D, A = net.A, Dp = net.Dp, Hp = net.Hp, L = net.L;
+  T* dz = sc.dz;
+  T* dz2 = sc.dz2;
+  std::fill(dz, dz + C * Dp, T(0));
+  const T two_lam = T(2) * obj.lam;
+  for (int t = T_ - 1; t >= 0; --t) {
+    const T* zn = sc.zs + (t + 1) * C * Dp;
+    const T two_w = T(2) * obj.w[t];
+    for (int c = 0; c < C; ++c)
+      for (int d = 0; d < D; ++d)
+        dz[c * Dp + d] += two_w * obj.q[d] * (zn[c * Dp + d] - sc.goal[c * Dp + d]);
+    T* dh = sc.x;
+    T* dn = sc.y;
+    gemm<T>(C, dz, Dp, D, net.WT[L], net.inp[L], nullptr, net.in[L], dh, Hp, false);
+    for (int l = L - 1; l >= 0; --l) {
+      const T* dv = sc.deriv + (t * L + l) * C * Hp;
+      const int n = net.out[l];
+      for (int c = 0; c < C; ++c) {
+        T* r = dh + c * Hp;
+        const T* s = dv + c * Hp;
+        for (int j = 0; j < n; ++j) r[j] *= s[j];
+      }
+      gemm<T>(C, dh, Hp, n, net.WT[l], net.inp[l], nullptr, net.in[l], dn, Hp, false);
+      std::swap(dh, dn);
+    }
+    // dh now holds dx = [dz part, da part] for each row.
+    for (int c = 0; c < C; ++c) {
+      T* g = sc.grad + (c * T_ + t) * A;
+      const T* a = sc.act + (c * T_ + t) * A;
+      const T* dx = dh + c * Hp + D;
+      for (int j = 0; j < A; ++j) g[j] = dx[j] + two_lam * a[j];
+    }
+    if (t == 0) break;
+    if (net.skip_matrix) {
+      gemm<T>(C, dz, Dp, D, net.ST, Dp, nullptr, D, dz2, Dp, false);
+      std::swap(dz, dz2);
+    }
+    for (int c = 0; c < C; ++c)
+      for (int d = 0; d < D; ++d) dz[c * Dp + d] += dh[c * Hp + d];
+  }
+}
+
+}  // namespace
