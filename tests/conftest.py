@@ -2,35 +2,20 @@
 
 Triton kernels run on CPU tensors under the interpreter, so TRITON_INTERPRET=1 is set
 before anything imports triton, unless WMK_TEST_DEVICE=cuda asks for a real GPU run.
-The `device` fixture is the device the tests put tensors on; `fused_backend` runs a test
-once per fused backend available for that device (triton, cpp, cuda).
+The `device` fixture is the device the tests put tensors on (helpers.DEVICE).
 """
 import os
 
-DEVICE = os.environ.get("WMK_TEST_DEVICE", "cpu")
-if DEVICE == "cpu":
+if os.environ.get("WMK_TEST_DEVICE", "cpu") == "cpu":
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from helpers import DEVICE  # noqa: E402,F401
 from wmkernels import _backend  # noqa: E402
 
 torch.set_num_threads(1)  # tiny ops: threads only add contention on a shared machine
-
-
-def available_backends(device=DEVICE, family=None):
-    return [b for b in _backend.BACKENDS if _backend.unavailable_reason(b, device, family) is None]
-
-
-def planner_backends(device=DEVICE):
-    """Backends that implement every op family the planners use."""
-    return [b for b in available_backends(device)
-            if all(_backend.unavailable_reason(b, device, f) is None for f in ("rollouts", "gbp", "sampling"))]
-
-
-def fused_backends(device=DEVICE, family=None):
-    return [b for b in available_backends(device, family) if b != "torch"]
 
 
 @pytest.fixture

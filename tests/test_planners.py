@@ -3,8 +3,7 @@ import pytest
 import torch
 
 import wmkernels as wmk
-from conftest import DEVICE, planner_backends
-from helpers import least_squares_plan, random_model
+from helpers import DEVICE, least_squares_plan, planner_backends, random_model
 
 D, A, T, P = 3, 2, 4, 2
 UNBOUNDED = dict(lo=float("-inf"), hi=float("inf"))

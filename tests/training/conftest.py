@@ -4,10 +4,6 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-BUILTIN = ("PointMaze", "PushT", "Wall", "Pusher")
-ALL_ENVS = BUILTIN + ("gym:InvertedPendulum-v5",)
-
-
 @pytest.fixture(scope="session")
 def env_cache():
     from training.envs import make

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ALL_ENVS
+from env_cases import ALL_ENVS
 
 pytest.importorskip("mujoco")
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import ALL_ENVS
+from env_cases import ALL_ENVS
 
 pytest.importorskip("mujoco")
 

@@ -12,6 +12,13 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless MuJoCo rendering; must precede importing mujoco
 
+try:
+    # Triton's LLVM crashes when it is first loaded after an EGL context has loaded Mesa's LLVM
+    # (torch.optim loads triton through torch._dynamo), so load it before any rendering.
+    import triton  # noqa: F401
+except ImportError:
+    pass
+
 from .base import Env  # noqa: E402
 
 ENV_NAMES = ("PointMaze", "PushT", "Wall", "Pusher")

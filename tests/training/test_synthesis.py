@@ -1,0 +1,181 @@
+"""AWM and OWM (training/synthesis.py): perturbation bounds, loss ascent, exact replay of OWM windows."""
+import numpy as np
+import pytest
+import torch
+
+from env_cases import BUILTIN
+
+pytest.importorskip("mujoco")
+
+import wmkernels  # noqa: E402
+from training.data import collect  # noqa: E402
+from training.models import FrameTransformer, RawUnits, ResidualMLP, export_mlp  # noqa: E402
+from training.synthesis import AdversarialPerturbation, OnlineWorldModeling, ReplayCache  # noqa: E402
+from training.train import make_normalizer, transitions, windows_of  # noqa: E402
+
+
+def _batch(seed=0, B=64, D=6, A=4):
+    g = torch.Generator().manual_seed(seed)
+    z, a = torch.randn(B, D, generator=g), torch.randn(B, A, generator=g)
+    return z, a, g
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_awm_perturbations_stay_in_bounds_and_raise_the_loss(steps):
+    torch.manual_seed(0)
+    D, A = 6, 4
+    model = ResidualMLP(D, A, 1, (32, 32), "tanh")
+    z, a, g = _batch(D=D, A=A)
+    target = model(z, a).detach() + 0.01 * torch.randn(z.shape, generator=g)  # the model is nearly right
+    awm = AdversarialPerturbation(state_factor=0.05, action_factor=0.02, steps=steps)
+    z_std, a_std = 2.0 * torch.ones(D), 0.5 * torch.ones(A)
+    eps_z, eps_a = awm.epsilons(z_std, a_std)
+    torch.testing.assert_close(eps_z, 0.05 * z_std)
+    torch.testing.assert_close(eps_a, 0.02 * a_std)
+    start_z = torch.rand(z.shape, generator=g) * 2 - 1
+    start_a = torch.rand(a.shape, generator=g) * 2 - 1
+    z_adv, a_adv = awm.perturb(model, z, a, target, eps_z, eps_a, start_z, start_a)
+    assert bool(((z_adv - z).abs() <= eps_z + 1e-6).all()) and bool(((a_adv - a).abs() <= eps_a + 1e-6).all())
+    assert float((z_adv - z).abs().max()) > 0.9 * float(eps_z.max())  # the attack does move the inputs
+    mse = torch.nn.functional.mse_loss
+    clean = mse(model(z, a), target)
+    adversarial = mse(model(z_adv, a_adv), target)
+    random_start = mse(model(z + start_z * eps_z, a + start_a * eps_a), target)
+    assert adversarial > clean and adversarial > random_start
+
+
+def test_awm_step_is_fgsm_with_alpha_1_25_eps_then_clipped():
+    """With a linear model the gradient sign is known: d = clip(start + 1.25 eps sign(g), -eps, eps)."""
+    D, A = 3, 2
+    lin = torch.nn.Linear(D + A, D, bias=False)
+
+    def predict(z, a):
+        return lin(torch.cat([z, a], -1))
+
+    z, a, g = _batch(B=5, D=D, A=A)
+    target = torch.zeros(5, D)
+    awm = AdversarialPerturbation(0.1, 0.1)
+    assert awm.alpha == 1.25
+    eps_z, eps_a = torch.full((D,), 0.1), torch.full((A,), 0.1)
+    start_z, start_a = torch.zeros(5, D), torch.zeros(5, A)
+    z_adv, a_adv = awm.perturb(predict, z, a, target, eps_z, eps_a, start_z, start_a)
+    # from a zero start, one step of 1.25 eps clipped to eps lands on the corners: |d| = eps
+    torch.testing.assert_close((z_adv - z).abs(), torch.full_like(z, 0.1))
+    x = torch.cat([z, a], -1).requires_grad_(True)
+    (lin(x) ** 2).sum().backward()
+    torch.testing.assert_close(torch.cat([z_adv - z, a_adv - a], -1), 0.1 * x.grad.sign())
+
+
+def test_awm_std_first_batch_is_fixed_and_batch_mode_follows():
+    first = AdversarialPerturbation(std="first")
+    per_batch = AdversarialPerturbation(std="batch")
+    for awm in (first, per_batch):
+        awm.epsilons(torch.ones(2), torch.ones(1))
+    eps_first, _ = first.epsilons(3 * torch.ones(2), torch.ones(1))
+    eps_batch, _ = per_batch.epsilons(3 * torch.ones(2), torch.ones(1))
+    torch.testing.assert_close(eps_first, torch.full((2,), 0.05))
+    torch.testing.assert_close(eps_batch, torch.full((2,), 0.15))
+    with pytest.raises(ValueError, match="std"):
+        AdversarialPerturbation(std="median")
+
+
+def test_awm_works_on_a_transformer_world_model():
+    torch.manual_seed(0)
+    model = FrameTransformer(4, 6, num_hist=3, d_model=16, heads=2, layers=1)
+    z, a, g = _batch(B=16, D=12, A=6)
+    target = model(z, a).detach()[..., -4:] + 0.01
+    awm = AdversarialPerturbation()
+    eps_z, eps_a = awm.epsilons(z.std(0), a.std(0))
+    predict = lambda zz, aa: model(zz, aa)[..., -4:]
+    z_adv, a_adv = awm.perturb(predict, z, a, target, eps_z, eps_a, torch.zeros_like(z), torch.zeros_like(a))
+    assert bool(((z_adv - z).abs() <= eps_z + 1e-6).all())
+    mse = torch.nn.functional.mse_loss
+    assert mse(predict(z_adv, a_adv), target) > mse(predict(z, a), target)
+
+
+class NoSuccess:
+    """An env proxy that fails the test if anyone reads the success signal."""
+
+    def __init__(self, env):
+        self._env = env
+
+    def __getattr__(self, name):
+        if name == "is_success":
+            raise AssertionError("a planner read the environment's success signal")
+        return getattr(self._env, name)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+@pytest.mark.parametrize("num_hist", [1, 2])
+def test_owm_windows_replay_exactly_in_the_simulator(env_cache, name, num_hist):
+    env = env_cache(name)
+    data = collect(name, episodes=3, length=5 * (num_hist + 3), seed=1, progress=False)
+    frames, actions = windows_of(data, [0, 1, 2], num_hist + 3, env.frameskip, stride=5)
+    frames, actions = frames[:3], actions[:3]
+    norm = make_normalizer(data, [0, 1, 2], env.frameskip, num_hist)
+    torch.manual_seed(0)
+    module = ResidualMLP(env.state_dim, env.planner_action_dim, num_hist, (32,), "tanh",
+                         norm.delta_std / norm.state_std, norm.delta_mean / norm.state_std)
+    owm = OnlineWorldModeling(NoSuccess(env), num_hist, norm.state_std, iters=5, backend="torch")
+    new_frames, new_actions = owm.correct(export_mlp(module, norm), frames, actions, seed=7)
+    T = 3
+    assert new_frames.shape == frames.shape and new_actions.shape == actions.shape
+    torch.testing.assert_close(new_frames[:, :num_hist], frames[:, :num_hist])        # history from the data
+    torch.testing.assert_close(new_actions[:, :num_hist - 1], actions[:, :num_hist - 1])
+    planned = new_actions[:, num_hist - 1:]
+    assert planned.shape[1] == T
+    lo, hi = np.tile(env.action_low, env.frameskip), np.tile(env.action_high, env.frameskip)
+    assert np.all(planned.numpy() >= lo - 1e-6) and np.all(planned.numpy() <= hi + 1e-6)
+    assert not torch.allclose(planned, actions[:, num_hist - 1:])                    # really replanned
+    for b in range(len(frames)):
+        env.set_state(new_frames[b, num_hist - 1].double().numpy())
+        for t in range(T):
+            reached = env.step(planned[b, t].double().numpy())
+            np.testing.assert_allclose(reached, new_frames[b, num_hist + t].double().numpy(), rtol=1e-6, atol=1e-5)
+    # the corrected windows are ordinary training windows
+    z, a, target = transitions(norm.state(new_frames), norm.action(new_actions), num_hist)
+    assert z.shape == (3 * T, num_hist * env.state_dim) and target.shape == (3 * T, env.state_dim)
+
+
+def test_owm_plans_with_a_generic_torch_world_model(env_cache):
+    env = env_cache("Wall")
+    data = collect("Wall", episodes=2, length=30, seed=2, progress=False)
+    frames, actions = windows_of(data, [0, 1], 4, env.frameskip, stride=10)
+    norm = make_normalizer(data, [0, 1], env.frameskip, 2)
+    torch.manual_seed(0)
+    module = FrameTransformer(env.state_dim, env.planner_action_dim, 2, d_model=16, heads=2, layers=1)
+    owm = OnlineWorldModeling(NoSuccess(env), 2, norm.state_std, iters=3)
+    with pytest.raises(ValueError, match="action_dim"):
+        owm.plan(RawUnits(module, norm), frames, seed=0)
+    new_frames, new_actions = owm.correct(RawUnits(module, norm), frames, actions, 0, env.planner_action_dim)
+    env.set_state(new_frames[0, 1].double().numpy())
+    for t in range(2):
+        np.testing.assert_allclose(env.step(new_actions[0, 1 + t].double().numpy()),
+                                   new_frames[0, 2 + t].double().numpy(), atol=1e-5)
+
+
+def test_owm_drops_windows_whose_start_state_the_env_refuses(env_cache):
+    env = env_cache("PointMaze")
+    data = collect("PointMaze", episodes=1, length=15, seed=3, progress=False)
+    frames, actions = windows_of(data, [0], 3, env.frameskip, stride=1)
+    frames, actions = frames[:3].clone(), actions[:3]
+    frames[1, 0, :2] = torch.tensor([100.0, 100.0])          # outside the maze
+    norm = make_normalizer(data, [0], env.frameskip, 1)
+    torch.manual_seed(0)
+    model = export_mlp(ResidualMLP(4, env.planner_action_dim, 1, (8,), "relu"), norm)
+    owm = OnlineWorldModeling(env, 1, norm.state_std, iters=2, backend="torch")
+    new_frames, new_actions = owm.correct(model, frames, actions, seed=0)
+    assert owm.dropped == 1 and len(new_frames) == len(new_actions) == 2
+    torch.testing.assert_close(new_frames[:, 0], frames[[0, 2], 0])
+
+
+def test_replay_cache_buckets_capacity_and_state_dict():
+    cache = ReplayCache(capacity=2)
+    for i in range(3):
+        cache.add(10, torch.full((1, 2, 1), float(i)), torch.zeros(1, 1, 1))
+    cache.add(20, torch.zeros(1, 2, 1), torch.zeros(1, 1, 1))
+    assert len(cache) == 3 and [float(e["frames"][0, 0, 0]) for e in cache.entries(10)] == [1.0, 2.0]
+    assert cache.entries(0) == []
+    other = ReplayCache()
+    other.load_state_dict(cache.state_dict())
+    assert len(other.entries(10)) == 2 and len(other.entries(20)) == 1

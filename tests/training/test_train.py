@@ -1,0 +1,235 @@
+"""Training (training/train.py): loss goes down on every env, export equals the module, DDP equals
+one process, resume equals an uninterrupted run, bad configs name their field."""
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from env_cases import BUILTIN
+
+pytest.importorskip("mujoco")
+
+import wmkernels  # noqa: E402
+from training.data import collect  # noqa: E402
+from training.models import Normalizer, RawUnits, ResidualMLP, export_mlp, shift_matrix  # noqa: E402
+from training.train import ConfigError, TrainConfig, Trainer, load_trained, main, make_config  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = dict(widths=[64, 64], batch=32, epochs=4, lr=3e-3, window=3, stride=1, progress=False,
+            owm_iters=5, owm_windows=4, owm_every=2, owm_backend="torch")
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    """One tiny dataset per env, collected once."""
+    root = tmp_path_factory.mktemp("data")
+    cache = {}
+
+    def get(name, episodes=16, length=40):
+        key = (name, episodes, length)
+        if key not in cache:
+            data = collect(name, episodes, length, seed=0, progress=False)
+            cache[key] = str(data.save(root / f"{name}-{episodes}x{length}.npz"))
+        return cache[key]
+
+    return get
+
+
+def _config(tmp_path, name, data, **kw):
+    return make_config({"env": name, "data": data, "out": str(tmp_path / "run"), **TINY, **kw})
+
+
+def _params(path):
+    return torch.load(Path(path) / "model.pt", weights_only=True)["model"]
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_training_lowers_held_out_error_and_export_matches_module(tmp_path, datasets, name):
+    trainer = Trainer(_config(tmp_path, name, datasets(name)))
+    before = trainer.evaluate()
+    history = trainer.run()
+    after = history[-1]["val_loss"]
+    assert after < 0.8 * before, (before, [h["val_loss"] for h in history])
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert log[0] == "epoch,step,train_loss,val_loss,cache_entries,owm_dropped,seconds,cpu_seconds" and len(log) == 5
+
+    # the exported MLPWorldModel computes denormalise(module(normalise(z), normalise(a)))
+    exported = wmkernels.MLPWorldModel.load(tmp_path / "run" / "model.wmk")
+    module, norm, cfg = load_trained(tmp_path / "run" / "model.pt")
+    frames, actions = trainer.val
+    z, a = frames[:, 0], actions[:, 0]
+    reference = RawUnits(module, norm).double()(z.double(), a.double())
+    folded = export_mlp(module.float(), norm.float(), dtype=torch.float64)
+    torch.testing.assert_close(folded.step(z.double(), a.double()), reference, atol=1e-5, rtol=1e-6)
+    scale = float(z.abs().max()) + 1.0   # float32 file: relative to the size of raw states
+    torch.testing.assert_close(exported.step(z, a).double(), reference, atol=1e-5 * scale, rtol=1e-5)
+
+
+@pytest.mark.parametrize("num_hist", [2, 3])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_export_with_frame_history_uses_the_shift_matrix(num_hist, activation):
+    torch.manual_seed(0)
+    S, A = 4, 6
+    g = torch.Generator().manual_seed(1)
+    norm = Normalizer(torch.randn(S, generator=g), torch.rand(S, generator=g) + 0.5, torch.randn(A, generator=g),
+                      torch.rand(A, generator=g) + 0.5, 0.1 * torch.randn(S, generator=g),
+                      torch.rand(S, generator=g) + 0.1, num_hist)
+    module = ResidualMLP(S, A, num_hist, (16, 8), activation, norm.delta_std / norm.state_std,
+                         norm.delta_mean / norm.state_std).double()
+    model = export_mlp(module, norm.double(), dtype=torch.float64)
+    torch.testing.assert_close(model.skip, shift_matrix(S, num_hist, torch.float64))
+    z = 3 * torch.randn(10, num_hist * S, dtype=torch.float64, generator=g)
+    a = torch.randn(10, A, dtype=torch.float64, generator=g)
+    out = model.step(z, a)
+    torch.testing.assert_close(out, RawUnits(module, norm.double())(z, a), atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(out[:, :-S], z[:, S:], atol=0, rtol=0)   # older frames shift exactly
+    # a fused-planner round trip through the file format keeps the function
+    rollout_cost = wmkernels.ops.rollout(model, z[:2], a[:2, None, None].expand(2, 1, 3, A).contiguous(),
+                                         z[:2], wmkernels.Objective(lo=-10, hi=10), backend="torch")
+    assert torch.isfinite(rollout_cost).all()
+
+
+def test_adversarial_and_online_training_run_and_lower_the_error(tmp_path, datasets):
+    for method in ("adversarial", "online"):
+        trainer = Trainer(_config(tmp_path / method, "Wall", datasets("Wall"), method=method, num_hist=2))
+        before = trainer.evaluate()
+        history = trainer.run()
+        assert history[-1]["val_loss"] < 0.8 * before
+        if method == "online":
+            assert trainer.cache.entries(0) and history[-1]["cache_entries"] == len(trainer.cache) > 0
+            entry = trainer.cache.entries(0)[0]
+            assert entry["frames"].shape[1:] == trainer.train_frames.shape[1:]
+
+
+def test_transformer_trains_with_awm_and_plans_through_the_torch_backend(tmp_path, datasets):
+    cfg = _config(tmp_path, "PointMaze", datasets("PointMaze"), arch="transformer", method="adversarial",
+                  num_hist=2, d_model=32, heads=2, layers=1, epochs=2)
+    trainer = Trainer(cfg)
+    before = trainer.evaluate()
+    assert trainer.run()[-1]["val_loss"] < before
+    assert not (tmp_path / "run" / "model.wmk").exists()
+    module, norm, _ = load_trained(tmp_path / "run" / "model.pt")
+    frames, _ = trainer.val
+    z0 = frames[:4, :2].reshape(4, -1)
+    goal = frames[:4, -2:].reshape(4, -1)
+    planner = wmkernels.GradientPlanner(RawUnits(module, norm), horizon=3, iters=5, lr=0.3, backend="torch",
+                                        action_dim=trainer.A)
+    result = planner.plan(z0, goal)
+    assert result.actions.shape == (4, 3, trainer.A) and result.info["backend"] == "torch"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path, datasets):
+    data = datasets("Wall")
+    args = ["--env", "Wall", "--data", data, "--method", "adversarial", "--widths", "32,32", "--batch", "16",
+            "--epochs", "2", "--window", "3", "--stride", "3", "--lr", "3e-3", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "training.train", *args, "--out", str(tmp_path / "one")],
+                   cwd=REPO, env=env, check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                    "--master_port", str(_free_port()), "-m", "training.train", *args, "--out", str(tmp_path / "two")],
+                   cwd=REPO, env=env, check=True, timeout=120)
+    one, two = _params(tmp_path / "one"), _params(tmp_path / "two")
+    assert torch.load(tmp_path / "two" / "checkpoint.pt", weights_only=True)["world_size"] == 2
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], atol=2e-5, rtol=1e-4)
+    log_one = (tmp_path / "one" / "log.csv").read_text().splitlines()
+    log_two = (tmp_path / "two" / "log.csv").read_text().splitlines()
+    assert len(log_two) == len(log_one) == 3
+    for a, b in zip(log_one[1:], log_two[1:]):
+        va, vb = float(a.split(",")[3]), float(b.split(",")[3])
+        assert abs(va - vb) <= 1e-4 * abs(va)
+
+
+def test_two_gloo_processes_run_online_world_modeling_and_resume(tmp_path, datasets):
+    args = ["--env", "PointMaze", "--data", datasets("PointMaze"), "--method", "online", "--widths", "32",
+            "--batch", "32", "--window", "3", "--stride", "3", "--owm-every", "2",
+            "--owm-windows", "3", "--owm-iters", "5", "--owm-backend", "torch", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    sizes = []
+    for extra in (["--epochs", "1"], ["--epochs", "2", "--resume"]):
+        subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                        "--master_port", str(_free_port()), "-m", "training.train", *args, *extra,
+                        "--out", str(tmp_path)], cwd=REPO, env=env, check=True, timeout=120)
+        ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+        assert ckpt["world_size"] == 2 and len(ckpt["caches"]) == 2
+        sizes.append([sum(len(v) for v in cache.values()) for cache in ckpt["caches"]])
+    # every rank corrected its own share of each batch, and kept its cache across the resume
+    assert sizes[0][0] == sizes[0][1] > 0 and sizes[1] == [2 * sizes[0][0]] * 2
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("method", ["online", "adversarial"])
+def test_resume_equals_an_uninterrupted_run(tmp_path, datasets, method):
+    data = datasets("PointMaze")
+    full = Trainer(_config(tmp_path / "full", "PointMaze", data, method=method, epochs=4)).run()
+    Trainer(_config(tmp_path / "half", "PointMaze", data, method=method, epochs=2)).run()
+    resumed = Trainer(_config(tmp_path / "half", "PointMaze", data, method=method, epochs=4, resume=True))
+    epochs_run = []
+    train_epoch = resumed.train_epoch
+    resumed.train_epoch = lambda epoch: epochs_run.append(epoch) or train_epoch(epoch)
+    history = resumed.run()
+    assert epochs_run == [2, 3]                     # it continued, it did not start again
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    a, b = _params(tmp_path / "full" / "run"), _params(tmp_path / "half" / "run")
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], atol=1e-6, rtol=1e-5)
+    assert abs(history[-1]["val_loss"] - full[-1]["val_loss"]) <= 1e-5 * full[-1]["val_loss"]
+    ckpt = torch.load(tmp_path / "half" / "run" / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 4 and set(ckpt) >= {"model", "optimizer", "caches", "generator", "torch_rng"}
+    if method == "online":
+        assert sum(len(v) for v in ckpt["caches"][0].values()) > 0
+    assert len((tmp_path / "half" / "run" / "log.csv").read_text().splitlines()) == 5
+
+
+@pytest.mark.parametrize("field,value", [
+    ("method", "dagger"), ("batch", 0), ("widths", [64, 0]), ("widths", [8, 8, 8, 8, 8]), ("lr", -1.0),
+    ("num_hist", 0), ("activation", "swish"), ("arch", "rnn"), ("awm_state_factor", -0.1),
+    ("awm_std", "median"), ("val_fraction", 0.9), ("owm_windows", 0), ("epochs", 1.5), ("heads", 3),
+    ("owm_backend", "gpu"), ("resume", "yes"), ("env", ""), ("device", "tpu"), ("threads", 0),
+])
+def test_bad_config_values_name_their_field(field, value):
+    with pytest.raises(ConfigError, match=repr(field)):
+        make_config({"env": "Wall", field: value})
+
+
+def test_bad_values_from_the_cli_and_config_files(tmp_path, datasets):
+    with pytest.raises(ConfigError, match="'batch'"):
+        main(["--env", "Wall", "--batch", "0"])
+    with pytest.raises(ConfigError, match="unknown config field.*'bach'"):
+        make_config({"env": "Wall", "bach": 3})
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"env": "Wall", "owm_every": 0}))
+    with pytest.raises(ConfigError, match="'owm_every'"):
+        main(["--config", str(path)])
+    with pytest.raises(ConfigError, match="'data'"):
+        Trainer(make_config({"env": "Wall", "data": str(tmp_path / "missing.npz"), "out": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="'env'"):
+        Trainer(make_config({"env": "PointMaze", "data": datasets("Wall"), "out": str(tmp_path)}))
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="'device'"):
+            Trainer(make_config({"env": "Wall", "data": datasets("Wall"), "device": "cuda", "out": str(tmp_path)}))
+    with pytest.raises(ConfigError, match="'window'"):
+        Trainer(make_config({"env": "Wall", "data": datasets("Wall"), "window": 10, "out": str(tmp_path)}))
+
+
+def test_cli_with_a_config_file_collects_data_on_the_fly(tmp_path):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps({"env": "Wall", "episodes": 6, "length": 20, "widths": [16], "epochs": 1,
+                                "window": 2, "batch": 16, "out": str(tmp_path / "run")}))
+    main(["--config", str(path), "--no-progress", "--lr", "0.01"])
+    out = tmp_path / "run"
+    assert (out / "data.npz").exists() and (out / "model.wmk").exists() and (out / "checkpoint.pt").exists()
+    assert json.loads((out / "config.json").read_text())["lr"] == 0.01
+    assert wmkernels.MLPWorldModel.load(out / "model.wmk").state_dim == 4
