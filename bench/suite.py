@@ -81,8 +81,11 @@ def main(argv=None):
     parser.add_argument("--tolerance", type=float, default=2e-2,
                         help="largest relative plan difference (or plan cost gap) allowed against torch")
     parser.add_argument("--compile-on-cpu", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch and the cpp backend")
     parser.add_argument("--out", default="bench/results")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     device = torch.device(args.device)
     torch.backends.cuda.matmul.allow_tf32 = False   # float32 everywhere: the kernels' own precision
