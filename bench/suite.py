@@ -6,9 +6,10 @@
 Before timing, every provider runs once with the shared random draws and must return the same
 plan as the reference provider (`torch`, wmkernels' plain ops) up to float32 rounding; then
 each is timed (GPU: triton.testing.do_bench median; CPU: median of --repeats wall times) with
-its own random numbers. Rows append to <out>/results.csv; <out>/<device>.md gets the table
-with ratios against eager torch and torch.compile and the distance from the floors; a plot
-goes to <out>/<device>.png where matplotlib is installed.
+its own random numbers. After each workload, its rows append to <out>/results.csv and
+<out>/<device>.md is rewritten with the table so far (ratios against eager torch and
+torch.compile, distance from the floors), so a run cut short keeps what it measured; a plot
+goes to <out>/<device>.png at the end where matplotlib is installed.
 """
 import argparse
 import statistics
@@ -94,6 +95,9 @@ def main(argv=None):
     print(f"device: {env['device']}; torch {env['torch']}, triton {env['triton']}, CUDA {env['cuda']}; "
           f"measured float32 matmul peak {peak / 1e9:.0f} GFLOP/s", flush=True)
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = report.slug(env["device"])
     rows = []
     for name in args.workloads.split(","):
         w = WORKLOADS[name]
@@ -111,15 +115,11 @@ def main(argv=None):
             ms = time_ms(runner, device, args.repeats)
             print(f"  {name:>11} {p:>8}: {ms:10.2f} ms  (plan difference to torch {diffs[p]:.1e})", flush=True)
             rows.append(report.row(env, w, p, ms, peak, diffs[p]))
+        report.append_csv(rows[-len(runnable):], out / "results.csv")
+        (out / f"{slug}.md").write_text(report.markdown(rows, env, peak))
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report.append_csv(rows, out / "results.csv")
-    table = report.markdown(rows, env, peak)
-    slug = report.slug(env["device"])
-    (out / f"{slug}.md").write_text(table)
     report.plot(rows, out / f"{slug}.png")
-    print("\n" + table)
+    print("\n" + report.markdown(rows, env, peak))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include "checks.h"
 #include "cuda/launch.h"
 #include "ops.h"
+#include "outputs.h"
 
 namespace wmk {
 namespace {
@@ -100,9 +101,9 @@ std::tuple<at::Tensor, at::Tensor> rollout_common(const at::Tensor& z0, const at
   check_problem(z0, goal, actions, 1, step_weights, state_weights, da.first, da.second, actions);
   const int64_t P = actions.size(0), N = actions.size(1), T = actions.size(2), D = da.first;
   const auto opts = actions.options().dtype(at::kFloat);
-  at::Tensor cost = at::empty({P, N}, opts);
-  at::Tensor extra = with_grad ? at::empty(actions.sizes(), opts)
-                               : (return_states ? at::empty({P, N, T + 1, D}, opts) : at::empty({0}, opts));
+  at::Tensor cost = new_output({P, N}, opts);
+  at::Tensor extra = with_grad ? new_output(actions.sizes(), opts)
+                               : (return_states ? new_output({P, N, T + 1, D}, opts) : new_output({0}, opts));
   if (P * N > 0) {
     NetHolder net = make_net(weights, biases, skip, activation);
     ObjHolder obj = make_obj(step_weights, state_weights, action_penalty, at::Tensor(), at::Tensor());
@@ -110,7 +111,7 @@ std::tuple<at::Tensor, at::Tensor> rollout_common(const at::Tensor& z0, const at
     cuda::RolloutArgs args{z.data_ptr<float>(), g.data_ptr<float>(), a.data_ptr<float>(), P, N, static_cast<int>(T),
                            cost.data_ptr<float>(), return_states && !with_grad ? extra.data_ptr<float>() : nullptr,
                            with_grad ? extra.data_ptr<float>() : nullptr};
-    at::Tensor ws = at::empty({std::max<int64_t>(1, cuda::rollout_workspace(net.net, args))}, opts);
+    at::Tensor ws = new_output({std::max<int64_t>(1, cuda::rollout_workspace(net.net, args))}, opts);
     check_launch(cuda::launch_rollout(net.net, obj.obj, args, ws.data_ptr<float>(),
                                       at::cuda::getCurrentCUDAStream()), "wmkernels rollout");
   }
@@ -186,9 +187,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_plan_cuda(
   const int64_t P = init.size(0), N = init.size(1), T = init.size(2);
   TORCH_CHECK(N >= 1, "init must hold at least one candidate per problem");
   const auto opts = init.options().dtype(at::kFloat);
-  at::Tensor rows = at::empty(init.sizes(), opts);
-  at::Tensor row_cost = at::empty({P, N}, opts);
-  at::Tensor row_hist = at::empty({P, N, iters}, opts);
+  at::Tensor rows = new_output(init.sizes(), opts);
+  at::Tensor row_cost = new_output({P, N}, opts);
+  at::Tensor row_hist = new_output({P, N, iters}, opts);
   if (P > 0) {
     NetHolder net = make_net(weights, biases, skip, activation);
     ObjHolder obj = make_obj(step_weights, state_weights, action_penalty, lo, hi);
@@ -211,7 +212,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_plan_cuda(
     args.rows = rows.data_ptr<float>();
     args.row_cost = row_cost.data_ptr<float>();
     args.row_hist = row_hist.data_ptr<float>();
-    at::Tensor ws = at::empty({std::max<int64_t>(1, cuda::gbp_workspace(net.net, args))}, opts);
+    at::Tensor ws = new_output({std::max<int64_t>(1, cuda::gbp_workspace(net.net, args))}, opts);
     check_launch(cuda::launch_gbp(net.net, obj.obj, args, ws.data_ptr<float>(), at::cuda::getCurrentCUDAStream()),
                  "wmkernels gbp_plan");
   }
@@ -243,8 +244,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sampling_cuda(const at::Tensor& z
   const auto opts = mean.options().dtype(at::kFloat);
   at::Tensor mu = mean.to(at::kFloat).clone().contiguous();
   at::Tensor sd = std.to(at::kFloat).clone().contiguous();
-  at::Tensor cost = at::empty({P}, opts);
-  at::Tensor history = at::empty({P, iters}, opts);
+  at::Tensor cost = new_output({P}, opts);
+  at::Tensor history = new_output({P, iters}, opts);
   if (P > 0) {
     NetHolder net = make_net(weights, biases, skip, activation);
     ObjHolder obj = make_obj(step_weights, state_weights, action_penalty, lo, hi);
@@ -264,7 +265,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sampling_cuda(const at::Tensor& z
     args.stdv = sd.data_ptr<float>();
     args.cost = cost.data_ptr<float>();
     args.history = history.data_ptr<float>();
-    at::Tensor ws = at::empty({std::max<int64_t>(1, cuda::sampling_workspace(net.net, args))}, opts);
+    at::Tensor ws = new_output({std::max<int64_t>(1, cuda::sampling_workspace(net.net, args))}, opts);
     check_launch(cuda::launch_sampling(net.net, obj.obj, args, ws.data_ptr<float>(),
                                        at::cuda::getCurrentCUDAStream()), "wmkernels sampling plan");
   }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "outputs.h"
 #include "philox.h"
 
 namespace wmk {
@@ -36,18 +37,7 @@ inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 template <typename T>
 constexpr int64_t pad_elems() { return kPadBytes / static_cast<int64_t>(sizeof(T)); }
 
-// Outputs and scratch are filled with NaN when WMK_POISON=1 (tests): an element the kernels
-// forget to write, or scratch they read before writing, then shows up as NaN.
-inline bool poison_enabled() {
-  const char* env = std::getenv("WMK_POISON");
-  return env != nullptr && env[0] == '1';
-}
-
-inline at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& opts) {
-  at::Tensor t = at::empty(sizes, opts);
-  if (poison_enabled() && t.is_floating_point()) t.fill_(std::numeric_limits<double>::quiet_NaN());
-  return t;
-}
+using wmk::new_output;
 
 template <typename T>
 struct Net {

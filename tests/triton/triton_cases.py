@@ -1,4 +1,8 @@
-"""Shared set-up of the Triton tests: skip where the backend cannot run, NaN poisoning, tolerances."""
+"""Shared set-up of the float32 kernel tests: the backends under test, skips, NaN poisoning, tolerances.
+
+The float32 kernels are Triton's (interpreted on CPU, compiled on a GPU) and, with
+WMK_TEST_DEVICE=cuda, the CUDA extension's: the `backend` fixture runs a test on each.
+"""
 import pytest
 import torch
 
@@ -8,13 +12,25 @@ from wmkernels import _backend
 TOL = 1e-5
 REASON = _backend.unavailable_reason("triton", DEVICE)
 requires_triton = pytest.mark.skipif(REASON is not None, reason=f"triton backend: {REASON}")
+FLOAT32_BACKENDS = ["triton"] + (["cuda"] if DEVICE == "cuda" else [])
+
+
+@pytest.fixture(params=FLOAT32_BACKENDS)
+def backend(request):
+    """A float32 kernel backend; one that cannot run here is skipped with its reason."""
+    reason = _backend.unavailable_reason(request.param, DEVICE)
+    if reason is not None:
+        pytest.skip(f"{request.param} backend: {reason}")
+    return request.param
 
 
 @pytest.fixture
 def poison(monkeypatch):
-    """Every buffer the Triton launchers allocate starts as NaN (unwritten elements fail)."""
+    """Every output buffer of the Triton launchers and of the CUDA extension starts as NaN
+    (unwritten elements fail)."""
     from wmkernels.ops import _triton_lib
     monkeypatch.setattr(_triton_lib, "POISON", True)
+    monkeypatch.setenv("WMK_POISON", "1")
     return True
 
 

@@ -1,12 +1,11 @@
-"""Triton rollout / rollout_grad against the naive float64 reference (relative-error norm)."""
+"""rollout / rollout_grad of the float32 kernels (Triton; CUDA on a GPU) against the naive float64
+reference (relative-error norm)."""
 import pytest
 import torch
 
 import wmkernels as wmk
 from helpers import random_model, random_problem, rel_err
-from triton_cases import TOL, objective_kwargs, poison, requires_triton  # noqa: F401
-
-pytestmark = requires_triton
+from triton_cases import TOL, backend, objective_kwargs, poison, requires_triton  # noqa: F401
 
 # (D, A, widths, T, N, P, activation, skip, objective)
 CASES = [
@@ -37,21 +36,21 @@ def _setup(case, device, dtype=torch.float64):
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_rollout_matches_naive(case, device, poison):
+def test_rollout_matches_naive(case, backend, device, poison):
     model, z0, actions, goal, obj = _setup(case, device)
-    cost, states = wmk.ops.rollout(model, z0, actions, goal, obj, return_states=True, backend="triton")
+    cost, states = wmk.ops.rollout(model, z0, actions, goal, obj, return_states=True, backend=backend)
     ref_cost, ref_states = wmk.ops.rollout(model, z0, actions, goal, obj, return_states=True, backend="torch")
     assert cost.dtype == torch.float64 and cost.shape == ref_cost.shape
     assert states.shape == ref_states.shape
     assert rel_err(cost, ref_cost) < TOL
     assert rel_err(states, ref_states) < TOL
-    assert rel_err(wmk.ops.rollout(model, z0, actions, goal, obj, backend="triton"), ref_cost) < TOL
+    assert rel_err(wmk.ops.rollout(model, z0, actions, goal, obj, backend=backend), ref_cost) < TOL
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
-def test_rollout_grad_matches_naive(case, device, poison):
+def test_rollout_grad_matches_naive(case, backend, device, poison):
     model, z0, actions, goal, obj = _setup(case, device)
-    cost, grad = wmk.ops.rollout_grad(model, z0, actions, goal, obj, backend="triton")
+    cost, grad = wmk.ops.rollout_grad(model, z0, actions, goal, obj, backend=backend)
     ref_cost, ref_grad = wmk.ops.rollout_grad(model, z0, actions, goal, obj, backend="torch")
     assert grad.shape == actions.shape and grad.dtype == actions.dtype
     assert rel_err(cost, ref_cost) < TOL
@@ -59,11 +58,11 @@ def test_rollout_grad_matches_naive(case, device, poison):
 
 
 @pytest.mark.parametrize("act", ["relu", "silu", "gelu", "tanh", "elu"])
-def test_float32_model_every_activation(act, device, poison):
+def test_float32_model_every_activation(act, backend, device, poison):
     """A float32 model on the kernel, against the same weights in float64 on naive."""
     case = (6, 3, (20, 17), 3, 3, 1, act, "matrix", "all+q+penalty")
     model, z0, actions, goal, obj = _setup(case, device, dtype=torch.float32)
-    cost, grad = wmk.ops.rollout_grad(model, z0, actions, goal, obj, backend="triton")
+    cost, grad = wmk.ops.rollout_grad(model, z0, actions, goal, obj, backend=backend)
     assert cost.dtype == torch.float32
     m64 = model.to(dtype=torch.float64)
     ref_cost, ref_grad = wmk.ops.rollout_grad(m64, z0.double(), actions.double(), goal.double(), obj,
@@ -72,14 +71,15 @@ def test_float32_model_every_activation(act, device, poison):
     assert rel_err(grad, ref_grad) < TOL
 
 
-def test_noncontiguous_actions(device, poison):
+def test_noncontiguous_actions(backend, device, poison):
     model, z0, actions, goal, obj = _setup((5, 3, (16,), 3, 4, 2, "relu", "identity", "all"), device)
     strided = actions.transpose(0, 1).contiguous().transpose(0, 1)
     assert not strided.is_contiguous()
-    cost = wmk.ops.rollout(model, z0, strided, goal, obj, backend="triton")
+    cost = wmk.ops.rollout(model, z0, strided, goal, obj, backend=backend)
     assert rel_err(cost, wmk.ops.rollout(model, z0, actions, goal, obj, backend="torch")) < TOL
 
 
+@requires_triton
 def test_persistent_grid_loops_over_tiles(device, poison, monkeypatch):
     """With a tiny scratch budget one program runs every tile in turn."""
     from wmkernels.ops import _triton_lib
