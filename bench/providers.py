@@ -2,8 +2,8 @@
 
   eager    the way DINO-WM plans: a Python loop over steps, autograd and torch.optim.Adam for GBP;
            CEM / MPPI loop over problems in Python
-  compile  torch.compile(mode="reduce-overhead") of the batched step (CUDA graphs on GPU,
-           the TD-MPC2 way); the optimiser step is compiled too
+  compile  torch.compile(mode="reduce-overhead") of one whole batched iteration (CUDA graphs
+           on GPU, the TD-MPC2 way): for GBP the gradient, the Adam update, noise and clamp
   torch, triton, cpp, cuda   wmkernels' ops with that backend (whole plans in one call)
 
 With shared_draws=True the eager and compile providers take their random numbers from
@@ -55,26 +55,51 @@ def _pick_best(module, z0, goal, actions, sw, qw):
     return actions[torch.arange(actions.shape[0], device=actions.device), best]
 
 
-def eager_gbp(w, model, z0, goal, objective, shared_draws, compiled=False):
+def eager_gbp(w, model, z0, goal, objective, shared_draws):
+    """DINO-WM's GBP: autograd through a Python loop over steps, torch.optim.Adam."""
     module = model.to_module().requires_grad_(False)
     sw, qw, lo, hi = _weights(objective, w, z0)
-    cost_fn = (lambda a: _cost(module, z0, a, goal, sw, qw).sum())
-    if compiled:
-        cost_fn = torch.compile(cost_fn, mode="reduce-overhead")
 
     def run():
         actions = _initial(w, z0, lo, hi).requires_grad_(True)
         opt = torch.optim.Adam([actions], lr=w.lr)
-        step = torch.compile(opt.step, mode="reduce-overhead") if compiled else opt.step
         for k in range(w.iters):
             opt.zero_grad(set_to_none=False)
-            cost_fn(actions).backward()
-            step()
+            _cost(module, z0, actions, goal, sw, qw).sum().backward()
+            opt.step()
             with torch.no_grad():
                 actions.add_(w.noise * _draws(_random.STREAM_NOISE, k, w.P, w.N, w.T, w.A, z0.device,
                                               shared_draws, z0.dtype))
                 torch.clamp(actions, lo, hi, out=actions)
         return _pick_best(module, z0, goal, actions.detach(), sw, qw)
+    return run
+
+
+def compiled_gbp(w, model, z0, goal, objective, shared_draws, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One compiled GBP iteration (gradient by torch.func.grad, torch.optim.Adam's update, noise,
+    clamp) on all problems; the bias corrections 1 - beta^k come in as tensors so that one
+    graph serves every k."""
+    module = model.to_module().requires_grad_(False)
+    sw, qw, lo, hi = _weights(objective, w, z0)
+    grad = torch.func.grad(lambda a: _cost(module, z0, a, goal, sw, qw).sum())
+
+    def iteration(actions, m, v, bc1, bc2, noise):
+        g = grad(actions)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        actions = actions - w.lr * (m / bc1) / ((v / bc2).sqrt() + eps)
+        return torch.clamp(actions + w.noise * noise, lo, hi), m, v
+    iteration = torch.compile(iteration, mode="reduce-overhead")
+
+    def run():
+        actions = _initial(w, z0, lo, hi)
+        m, v = torch.zeros_like(actions), torch.zeros_like(actions)
+        for k in range(w.iters):
+            bc1, bc2 = (torch.tensor(1 - b ** (k + 1), device=z0.device, dtype=z0.dtype) for b in (beta1, beta2))
+            noise = _draws(_random.STREAM_NOISE, k, w.P, w.N, w.T, w.A, z0.device, shared_draws, z0.dtype)
+            torch.compiler.cudagraph_mark_step_begin()
+            actions, m, v = (t.clone() for t in iteration(actions, m, v, bc1, bc2, noise))
+        return _pick_best(module, z0, goal, actions, sw, qw)
     return run
 
 
@@ -126,6 +151,7 @@ def compiled_sampling(w, model, z0, goal, objective, shared_draws):
         std = torch.ones_like(mean)
         for k in range(w.iters):
             eps = _draws(_random.STREAM_SAMPLE, k, w.P, w.N, w.T, w.A, z0.device, shared_draws, z0.dtype)
+            torch.compiler.cudagraph_mark_step_begin()
             mean, std = (t.clone() for t in iteration(mean, std, eps))
         return mean
     return run
@@ -154,6 +180,6 @@ def make_runner(provider: str, w: Workload, model, z0, goal, objective, shared_d
         return make(w, model, z0, goal, objective, shared_draws)
     if provider == "compile":
         if w.planner == "gbp":
-            return eager_gbp(w, model, z0, goal, objective, shared_draws, compiled=True)
+            return compiled_gbp(w, model, z0, goal, objective, shared_draws)
         return compiled_sampling(w, model, z0, goal, objective, shared_draws)
     raise ValueError(f"unknown provider {provider!r}")
