@@ -84,13 +84,13 @@ def _refit(cost_ptr, wgt_ptr, cand_ptr, mean_ptr, std_ptr, hist_ptr, S, E, TA, t
         cc = c0 + rc
         cm = cc < TA
         acc = tl.zeros([BC], dtype=tl.float32)
-        for s0 in range(0, SP, BN):
+        for s0 in range(0, S, BN):
             w = tl.load(wgt_ptr + s0 + rn)
             x = tl.load(cand_ptr + (s0 + rn)[:, None] * TA + cc[None, :], mask=cm[None, :], other=0.0)
             acc += tl.sum(w[:, None] * x, axis=0)
         if CEM:
             var = tl.zeros([BC], dtype=tl.float32)
-            for s0 in range(0, SP, BN):
+            for s0 in range(0, S, BN):
                 w = tl.load(wgt_ptr + s0 + rn)
                 x = tl.load(cand_ptr + (s0 + rn)[:, None] * TA + cc[None, :], mask=cm[None, :], other=0.0)
                 d = x - acc[None, :]
@@ -134,7 +134,7 @@ def _sampling_plan_kernel(
         mean = mean_ptr + p * TA
         std = std_ptr + p * TA
         for k in range(0, iters):
-            for s0 in range(0, SP, BN):
+            for s0 in range(0, S, BN):
                 _sample_tile(cand + s0 * TA, mean, std, lo_ptr, hi_ptr, key, k, pp, s0, TA, A, BN, BC)
                 tl.debug_barrier()
                 cost = lib.mlp_forward(
@@ -257,7 +257,7 @@ def sampling_forward(model, z0, goal, obj, mean, std, samples, iters, momentum, 
     cand = lib.alloc((P * SP * TA,), dev)
     costs = lib.alloc((P * SP,), dev)
     wgt = lib.alloc((P * SP,), dev)
-    tiles_per_problem = SP // bs["BN"]
+    tiles_per_problem = triton.cdiv(S, bs["BN"])   # tiles wholly past S are never sampled
     num_tiles = P * tiles_per_problem
     G = lib.num_programs(num_tiles, 4 * (scr["zs"] + scr["h"]), dev)
     zs = lib.alloc((G * scr["zs"],), dev)
