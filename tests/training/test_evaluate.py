@@ -1,0 +1,203 @@
+"""Planning evaluation (training/evaluate/): a blind episode loop, scoring, objective, model files, report."""
+import csv
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("mujoco")
+
+import wmkernels  # noqa: E402
+from training import evaluate as ev  # noqa: E402
+from training.envs.wall import Wall  # noqa: E402
+
+TINY = {"gd.iters": "3", "adam.iters": "3", "cem.iters": "2", "cem.samples": "8", "cem.elites": "2",
+        "mppi.iters": "2", "mppi.samples": "8"}
+
+
+class BlindWall(Wall):
+    """A Wall whose success signal must never be read."""
+
+    def is_success(self, state, goal):
+        raise AssertionError("the success signal was read")
+
+
+def tiny_model(state_dim, action_dim, seed=0, width=16):
+    g = torch.Generator().manual_seed(seed)
+    weights = [0.3 * torch.randn(state_dim + action_dim, width, generator=g),
+               0.05 * torch.randn(width, state_dim, generator=g)]
+    return wmkernels.MLPWorldModel(weights, [torch.zeros(width), torch.zeros(state_dim)], "tanh")
+
+
+def save_model(folder, name, model, env="Wall", state_std=(0.5, 0.5, 0.4, 0.4), num_hist=1, frameskip=5):
+    path = folder / f"{name}.wmk"
+    model.save(path)
+    sidecar = {"env": env, "method": name.split("-")[-1], "num_hist": num_hist, "frameskip": frameskip,
+               "state_std": list(state_std)}
+    path.with_suffix(".json").write_text(json.dumps(sidecar))
+    return path
+
+
+@pytest.mark.parametrize("mode", ev.MODES)
+@pytest.mark.parametrize("planner", ev.PLANNERS)
+def test_episode_loop_runs_blind_in_lockstep_and_replays_exactly(planner, mode):
+    envs = [BlindWall() for _ in range(3)]
+    starts, goals = ev.make_tasks(envs[0], 3, seed=7)
+    settings = ev.apply_overrides(ev.default_settings(planner, mode, "Wall"), planner, TINY)
+    objective = ev.make_objective(envs[0], (0, 1), [0.5, 0.5, 0.4, 0.4], 1)
+    built = settings.build(tiny_model(4, 10, seed=1), objective, seed=2, backend="auto")
+    steps, execute = (5, 5) if mode == "open-loop" else (7, settings.execute)
+    episodes = ev.run_episodes(envs, built, starts, goals, steps, execute)
+
+    assert episodes.final_states.shape == (3, 4) and np.isfinite(episodes.final_states).all()
+    assert episodes.actions.shape == (3, steps, 10) and episodes.nonfinite == 0
+    assert len(episodes.call_seconds) == -(-steps // execute)  # one batched call per replan
+    assert all(t > 0 for t in episodes.call_seconds)
+    assert episodes.backend in wmkernels._backend.BACKENDS
+    assert not np.allclose(episodes.final_states, starts)
+    replay = Wall()
+    for start, actions, final in zip(starts, episodes.actions, episodes.final_states):
+        replay.set_state(start)
+        for action in actions:
+            state = replay.step(action)
+        np.testing.assert_allclose(state, final, rtol=0, atol=1e-12)
+    with pytest.raises(AssertionError, match="success signal"):
+        ev.score(envs[0], episodes.final_states, goals)
+
+
+def test_open_loop_executes_one_plan_for_all_tasks():
+    envs = [Wall() for _ in range(4)]
+    starts, goals = ev.make_tasks(envs[0], 4, seed=1)
+    model = tiny_model(4, 10, seed=3)
+    settings = ev.apply_overrides(ev.default_settings("adam", "open-loop", "Wall"), "adam", TINY)
+    objective = ev.make_objective(envs[0], (0, 1), np.ones(4), 1)
+    built = settings.build(model, objective, seed=5, backend="auto")
+    episodes = ev.run_episodes(envs, built, starts, goals, 5, 5)
+    plan = built.plan(torch.tensor(starts, dtype=torch.float32), torch.tensor(goals, dtype=torch.float32))
+    np.testing.assert_allclose(episodes.actions, plan.actions.double().numpy(), rtol=0, atol=0)
+
+
+def test_score_applies_is_success_to_each_final_state():
+    calls = []
+
+    def is_success(state, goal):
+        calls.append((state.copy(), goal.copy()))
+        return bool(state[0] > goal[0])
+
+    rng = np.random.default_rng(4)
+    finals, goals = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+    success = ev.score(SimpleNamespace(is_success=is_success), finals, goals)
+    np.testing.assert_array_equal(success, finals[:, 0] > goals[:, 0])
+    assert success.dtype == bool and len(calls) == 6
+    np.testing.assert_array_equal(calls[2][0], finals[2])
+
+
+def test_objective_weights_goal_dims_of_newest_frame_and_tiles_bounds():
+    env = SimpleNamespace(state_dim=3, frameskip=3, action_low=np.array([-1.0, -2.0]),
+                          action_high=np.array([1.0, 0.5]))
+    std = np.array([2.0, 4.0, 0.5])
+    resolved = ev.make_objective(env, (0, 2), std, num_hist=2).resolve(5, 6, 6, dtype=torch.float64)
+    np.testing.assert_allclose(resolved.state_weights.numpy(), [0, 0, 0, 0.25, 0, 4.0])
+    np.testing.assert_allclose(resolved.step_weights.numpy(), [0, 0, 0, 0, 1])
+    np.testing.assert_allclose(resolved.lo.numpy(), [-1, -2] * 3)
+    np.testing.assert_allclose(resolved.hi.numpy(), [1, 0.5] * 3)
+
+
+def test_unwrap_goals_takes_the_short_way_round():
+    states = np.array([[0.0, 0.2], [5.0, 6.1], [1.0, 3.0]])
+    goals = np.array([[9.0, 6.0], [1.0, 0.1], [2.0, 3.5]])
+    unwrapped = ev.unwrap_goals(goals, states, (1,))
+    np.testing.assert_allclose(unwrapped[:, 0], goals[:, 0])
+    np.testing.assert_allclose(unwrapped[:, 1], [6.0 - 2 * np.pi, 0.1 + 2 * np.pi, 3.5])
+    assert np.all(np.abs(unwrapped[:, 1] - states[:, 1]) <= np.pi)
+
+
+def test_tasks_are_a_fixed_seeded_list():
+    env = Wall()
+    a, b, c = (ev.make_tasks(env, 5, seed) for seed in (3, 3, 4))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.allclose(a[0], c[0])
+    assert a[0].shape == a[1].shape == (5, 4)
+
+
+def test_bad_inputs_are_named(tmp_path):
+    env = Wall()
+    with pytest.raises(ev.EvaluationError, match="missing.wmk does not exist"):
+        ev.load_model(tmp_path / "missing.wmk", env, "cpu")
+    corrupt = tmp_path / "corrupt.wmk"
+    corrupt.write_bytes(b"WMK1" + b"\x00" * 20)
+    with pytest.raises(ev.EvaluationError, match="corrupt.wmk"):
+        ev.load_model(corrupt, env, "cpu")
+    wrong = save_model(tmp_path, "wall-offline", tiny_model(5, 10))
+    with pytest.raises(ev.EvaluationError, match="needs state 4 and action 10"):
+        ev.load_model(wrong, env, "cpu")
+    other_env = save_model(tmp_path, "pointmaze-offline", tiny_model(4, 10), env="PointMaze")
+    with pytest.raises(ev.EvaluationError, match="trained on PointMaze"):
+        ev.load_model(other_env, env, "cpu")
+    no_sidecar = tmp_path / "bare.wmk"
+    tiny_model(4, 10).save(no_sidecar)
+    with pytest.raises(ev.EvaluationError, match="bare.json"):
+        ev.load_model(no_sidecar, env, "cpu")
+    with pytest.raises(ev.EvaluationError, match="unknown env 'Maze'"):
+        ev.evaluate("Maze", [wrong])
+    with pytest.raises(ev.EvaluationError, match="unknown planner 'ilqr'"):
+        ev.evaluate("Wall", [wrong], planners=("ilqr",))
+    with pytest.raises(ev.EvaluationError, match="unknown mode 'closed'"):
+        ev.evaluate("Wall", [wrong], modes=("closed",))
+    with pytest.raises(ev.EvaluationError, match="no setting 'rate'"):
+        ev.apply_overrides(ev.default_settings("gd", "mpc", "Wall"), "gd", {"gd.rate": "1"})
+    with pytest.raises(ev.EvaluationError, match="'many' is not a valid iters"):
+        ev.apply_overrides(ev.default_settings("cem", "mpc", "Wall"), "cem", {"cem.iters": "many"})
+    with pytest.raises(ev.EvaluationError, match="planner.field=value"):
+        ev.parse_overrides(["lr=1"])
+
+
+def test_ship_writes_a_model_and_sidecar_that_evaluation_loads(tmp_path):
+    run = tmp_path / "Wall-offline"
+    run.mkdir()
+    model = tiny_model(4, 10, seed=9)
+    model.save(run / "model.wmk")
+    config = {"env": "Wall", "method": "offline", "num_hist": 1, "frameskip": None, "widths": [16]}
+    (run / "config.json").write_text(json.dumps(config))
+    std = torch.tensor([0.6, 0.5, 0.4, 0.3])
+    torch.save({"normalizer": {"state_std": std}, "action_dim": 10}, run / "model.pt")
+
+    shipped = ev.ship(run, tmp_path / "models")
+    assert shipped == tmp_path / "models" / "wall-offline.wmk"
+    sidecar = json.loads(shipped.with_suffix(".json").read_text())
+    assert sidecar["frameskip"] == 5 and sidecar["train_config"] == config
+    for path in (shipped, run / "model.wmk"):
+        loaded = ev.load_model(path, Wall(), "cpu")
+        assert loaded.label == "offline" and loaded.num_hist == 1
+        np.testing.assert_allclose(loaded.state_std, std.double().numpy())
+        torch.testing.assert_close(loaded.model.weights[0], model.weights[0])
+    assert ev.find_models(tmp_path / "models", "wall") == [shipped]
+
+
+def test_cli_writes_results_table_and_plot(tmp_path):
+    path = save_model(tmp_path, "wall-offline", tiny_model(4, 10, seed=4))
+    sets = [f"{k}={v}" for k, v in TINY.items() if k.split(".")[0] in ("adam", "cem")]
+    argv = ["--env", "wall", "--model", str(path), "--planner", "adam", "cem", "--tasks", "2", "--seed", "1",
+            "--device", "cpu", "--out", str(tmp_path / "out"), "--no-progress"]
+    rows = ev.main(argv + [x for s in sets for x in ("--set", s)])
+
+    assert [(r["planner"], r["mode"]) for r in rows] == [
+        ("adam", "open-loop"), ("adam", "mpc"), ("cem", "open-loop"), ("cem", "mpc")]
+    for r in rows:
+        assert r["env"] == "Wall" and r["model"] == "offline" and r["tasks"] == 2
+        assert 0 <= r["success_rate"] <= 1 and r["successes"] == round(2 * r["success_rate"])
+        assert r["steps"] == (5 if r["mode"] == "open-loop" else ev.ENV_SPECS["Wall"].mpc_steps)
+        assert r["episode_s"] >= r["call_s_median"] > 0 and r["backend"] in wmkernels._backend.BACKENDS
+        assert r["device"].startswith("cpu (")
+    assert json.loads(rows[3]["settings"])["iters"] == 2 and rows[3]["calls"] == 4
+    assert json.loads(rows[1]["settings"])["lr"] == 0.2 and json.loads(rows[0]["settings"])["lr"] == 0.3
+    out = tmp_path / "out"
+    with open(out / "results.csv") as f:
+        assert len(list(csv.DictReader(f))) == 4
+    markdown = (out / "results.md").read_text()
+    assert "| model | Wall (Adam / CEM) |" in markdown
+    assert "| offline, open-loop |" in markdown and "| offline + MPC |" in markdown
+    assert (out / "success_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,128 @@
+"""The report of a list of result rows, written to one folder.
+
+``results.csv``: one row per env, model, planner and mode. ``results.md``: success and planning-time
+tables shaped like the paper's Table 1 (rows model x mode, a column per env, each cell the planners'
+values), and every setting. ``success_vs_time.png``: success against planning time. Times: the
+median planner call and the per-episode sum, each also divided by the number of tasks.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .errors import EvaluationError
+from .models import METHODS
+from .settings import ENV_SPECS, MODES, PLANNERS
+
+PLANNER_LABELS = {"gd": "GD", "adam": "Adam", "cem": "CEM", "mppi": "MPPI"}
+
+
+def _ordered(values, order):
+    return [v for v in order if v in values] + sorted(set(values) - set(order))
+
+
+def _cell(rows, env, model, mode, planners, key, fmt):
+    found = {r["planner"]: r[key] for r in rows if (r["env"], r["model"], r["mode"]) == (env, model, mode)}
+    return " / ".join(fmt(found[p]) if p in found else "-" for p in planners)
+
+
+def markdown_table(rows, key: str, fmt) -> str:
+    """Rows model x mode, a column per env, each cell ``GD / Adam / CEM / MPPI`` values of ``key``."""
+    envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
+    models = _ordered({r["model"] for r in rows}, METHODS)
+    modes = _ordered({r["mode"] for r in rows}, MODES)
+    planners = _ordered({r["planner"] for r in rows}, PLANNERS)
+    head = " / ".join(PLANNER_LABELS[p] for p in planners)
+    lines = [f"| model | {' | '.join(f'{e} ({head})' for e in envs)} |", "|---" * (len(envs) + 1) + "|"]
+    for model in models:
+        for mode in modes:
+            label = f"{model}, open-loop" if mode == "open-loop" else f"{model} + MPC"
+            cells = [_cell(rows, e, model, mode, planners, key, fmt) for e in envs]
+            lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def settings_tables(rows) -> str:
+    """Each env's spec, and each distinct planner setting with the envs that used it, as markdown."""
+    envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
+    lines = ["| env | goal dims (q = 1/std^2) | angle dims | MPC steps | CEM/MPPI iters |", "|---|---|---|---|---|"]
+    for env in envs:
+        s = ENV_SPECS[env]
+        lines.append(f"| {env} | {list(s.goal_dims)} | {list(s.angle_dims)} | {s.mpc_steps} | {s.sampling_iters} |")
+    lines += ["", "| planner | mode | envs | settings |", "|---|---|---|---|"]
+    used = {}
+    for r in rows:
+        used.setdefault((r["planner"], r["mode"], r["settings"]), set()).add(r["env"])
+    for (planner, mode, settings) in sorted(used, key=lambda k: (PLANNERS.index(k[0]), MODES.index(k[1]))):
+        lines.append(f"| {planner} | {mode} | {', '.join(_ordered(used[planner, mode, settings], envs))} "
+                     f"| `{settings}` |")
+    return "\n".join(lines)
+
+
+def report_markdown(rows) -> str:
+    """results.md: success %, planning time per episode and per call, settings, backends and devices."""
+    backends = sorted({f"{r['planner']}: {r['backend']}" for r in rows})
+    devices = sorted({r["device"] for r in rows})
+    tasks = sorted({r["tasks"] for r in rows})
+    return "\n\n".join([
+        f"# Planning success (tasks per env: {', '.join(map(str, tasks))})",
+        "## Success %", markdown_table(rows, "success_rate", lambda v: f"{100 * v:.0f}"),
+        "## Planning time per episode, amortised per task (ms)",
+        markdown_table(rows, "episode_s_per_task", lambda v: f"{1e3 * v:.3g}"),
+        "## Median time of one planner call, batched over all tasks (ms)",
+        markdown_table(rows, "call_s_median", lambda v: f"{1e3 * v:.3g}"),
+        "## Settings", settings_tables(rows),
+        f"Backends: {', '.join(backends)}. Devices: {'; '.join(devices)}.",
+    ]) + "\n"
+
+
+def write_csv(rows, path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot(rows, path: Path) -> None:
+    """Success % vs planning time per episode and task (log x): a panel per env, a marker per planner,
+    a colour per model, filled for MPC and hollow for open-loop."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
+    models = _ordered({r["model"] for r in rows}, METHODS)
+    markers = dict(zip(PLANNERS, "osD^"))
+    colours = {m: f"C{i}" for i, m in enumerate(models)}
+    fig, axes = plt.subplots(1, len(envs), figsize=(4 * len(envs), 3.6), squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        for r in (r for r in rows if r["env"] == env):
+            colour = colours[r["model"]]
+            ax.scatter(r["episode_s_per_task"] * 1e3, 100 * r["success_rate"], marker=markers[r["planner"]],
+                       s=45, alpha=0.8, edgecolors=colour, facecolors=colour if r["mode"] == "mpc" else "none")
+        ax.set(xscale="log", title=env, xlabel="planning time per episode and task (ms)", ylim=(-5, 105))
+    axes[0][0].set_ylabel("success %")
+    handles = [Line2D([], [], ls="", marker=markers[p], color="k", label=PLANNER_LABELS[p]) for p in PLANNERS
+               if any(r["planner"] == p for r in rows)]
+    handles += [Line2D([], [], ls="", marker="o", color=colours[m], label=m) for m in models]
+    handles += [Line2D([], [], ls="", marker="o", color="k", label="MPC"),
+                Line2D([], [], ls="", marker="o", markerfacecolor="none", color="k", label="open-loop")]
+    fig.legend(handles=handles, loc="outside right center")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def write_report(rows, out_dir) -> dict:
+    """results.csv, results.md and success_vs_time.png in ``out_dir``; returns their paths."""
+    if not rows:
+        raise EvaluationError("no results to report")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"csv": out / "results.csv", "markdown": out / "results.md", "plot": out / "success_vs_time.png"}
+    write_csv(rows, paths["csv"])
+    paths["markdown"].write_text(report_markdown(rows))
+    plot(rows, paths["plot"])
+    return paths
