@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml setup.py wmkernels/_build.py $(shell find csr
 	$(BIN)/pip install --quiet --no-build-isolation -e ".[$(EXTRAS)]"
 	touch $@
 
+# Plans with the shipped models (models/) in every environment: a few tasks each, every planner,
+# open-loop and MPC; prints success and planning time, writes eval/demo/{results.md,csv,png}.
+DEMO_TASKS ?= 5
+
 demo: setup
-	$(BIN)/python examples/plan_demo.py
+	$(BIN)/python -m training.evaluate --env all --tasks $(DEMO_TASKS) --threads 2 --out eval/demo
 
 test: setup
 	$(BIN)/python -m pytest -q
