@@ -38,13 +38,14 @@ WORKLOADS = _standard_workloads()
 SMS = 108   # the smaller SM count of the two targets (A100: 108, H100 SXM: 132)
 
 
-def _kernel_meta(w, kernel):
-    """The constexprs and launch options of an MLP kernel for a workload, as the launchers choose them."""
+def _kernel_meta(w, kernel, arch):
+    """The constexprs and launch options of an MLP kernel for a workload on sm_<arch>, as the
+    launchers choose them."""
     import triton
     from wmkernels.ops import _triton_lib as lib
     pk = dict(DP=lib.pad_dim(w["D"]), AP=lib.pad_dim(w["A"]), HP=lib.pad_dim(w["H"]), L=w["L"],
               act=lib.ACT_IDS["relu"], skip=lib.SKIP_IDENTITY)
-    bs = lib.block_sizes(pk, w["N"])
+    bs = lib.block_sizes(pk, w["N"], kernel, arch)
     programs = w["P"] * triton.cdiv(w["N"], bs["BN"])
     meta = lib.meta(pk, bs, kernel, programs, SMS)
     meta["PREC"] = "ieee"
@@ -52,8 +53,9 @@ def _kernel_meta(w, kernel):
     return meta, launch, bs
 
 
-def configurations(quick=False):
-    """[(workload, family, kernel name, label, constexprs, launch options)] at every standard workload.
+def configurations(arch, quick=False):
+    """[(workload, family, kernel name, label, constexprs, launch options)] at every standard workload,
+    for sm_<arch>.
 
     Variants that only flip a constexpr in code shared with another entry (e.g. SGD vs Adam,
     MPPI vs CEM in the fused kernel) are compiled at one workload; quick drops them."""
@@ -61,26 +63,26 @@ def configurations(quick=False):
     from wmkernels.ops.sampling.triton import column_block
     out = []
     for name, w in WORKLOADS:
-        meta, launch, bs = _kernel_meta(w, "rollout")
+        meta, launch, bs = _kernel_meta(w, "rollout", arch)
         out.append((name, "rollouts", "_rollout_kernel", "cost", dict(meta, GRAD=False, WRITE_STATES=False), launch))
         out.append((name, "rollouts", "_rollout_kernel", "cost+grad", dict(meta, GRAD=True, WRITE_STATES=False), launch))
         if name == "paper-gbp" and not quick:
             out.append((name, "rollouts", "_rollout_kernel", "cost+states",
                         dict(meta, GRAD=False, WRITE_STATES=True), launch))
         if name in ("paper-gbp", "wide-batch"):
-            meta, launch, bs = _kernel_meta(w, "gbp")
+            meta, launch, bs = _kernel_meta(w, "gbp", arch)
             out.append((name, "gbp", "_gbp_kernel", "adam+noise", dict(meta, OPT=lib.UPDATE_ADAM, NOISE=True), launch))
             if name == "paper-gbp" and not quick:
                 out.append((name, "gbp", "_gbp_kernel", "sgd", dict(meta, OPT=lib.UPDATE_SGD, NOISE=False), launch))
         else:
             SP = lib.pad_dim(w["N"])
             BC = column_block(w["T"] * w["A"])
-            meta, launch, bs = _kernel_meta(w, "sampling_plan")
+            meta, launch, bs = _kernel_meta(w, "sampling_plan", arch)
             smeta = dict(meta, SP=SP, BC=BC)
             out.append((name, "sampling", "_sampling_plan_kernel", "cem fused", dict(smeta, CEM=True), launch))
             if name == "paper-cem" and not quick:
                 out.append((name, "sampling", "_sampling_plan_kernel", "mppi fused", dict(smeta, CEM=False), launch))
-            meta, launch, bs = _kernel_meta(w, "sample_rollout")
+            meta, launch, bs = _kernel_meta(w, "sample_rollout", arch)
             out.append((name, "sampling", "_sample_rollout_kernel", "sample+rollout", dict(meta, SP=SP, BC=BC), launch))
             for cem in (True, False):
                 out.append((name, "sampling", "_refit_kernel", "cem refit" if cem else "mppi refit",
@@ -157,7 +159,7 @@ def compile_one(item):
 
 
 def run(archs=(80, 90), jobs=None, quick=False, only=None):
-    items = [(cfg, arch) for cfg in configurations(quick) for arch in archs
+    items = [(cfg, arch) for arch in archs for cfg in configurations(arch, quick)
              if only is None or all(o in " ".join(map(str, cfg[:4])) for o in only)]
     jobs = jobs or max(1, min(len(items), os.cpu_count() or 1))
     if jobs == 1:

@@ -38,6 +38,7 @@ GBP_CASES = [
     (5, 2, (16, 9), 3, 3, 2, "silu", "matrix", "last+q", "adam", 0.0, 3),
     (6, 4, (12,), 3, 17, 1, "gelu", "zero", "weights+bounds", "sgd", 0.01, 3),
     (4, 1, (20,), 2, 2, 1, "elu", "identity", "all", "sgd", 0.0, 3),
+    (7, 3, (70, 130), 3, 2, 2, "relu", "identity", "all+bounds", "adam", 0.003, 3),  # several 64/128 chunks
 ]
 
 

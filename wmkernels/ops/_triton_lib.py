@@ -44,9 +44,17 @@ SCRATCH_BUDGET = int(os.environ.get("WMK_TRITON_SCRATCH_BYTES", str(256 * 2**20)
 PRECISION = os.environ.get("WMK_TRITON_PRECISION", "ieee")
 
 # Output-chunk and reduction-chunk widths of every chunked tl.dot. An fp32 ("ieee") dot runs on
-# FMA units and holds a K-long slice of both operands per thread, so K chunks stay at 16.
+# FMA units and holds a K-long slice of both operands per thread, so K chunks stay at 16 in the
+# rollout and sampling kernels (larger ones spill there). The GBP plan kernel is a chain of
+# dependent matmuls whose chunks follow each other, so fewer, larger chunks shorten it: on an
+# H100 (bench/gpu_tile_sweep.sh) paper-gbp took 58 / 35 / 32 ms and wide-batch 552 / 336 /
+# 353 ms with 32x16 / 64x32 / 128x32 chunks. 64x32 spills on sm_80 (wide-batch), so GPUs before
+# sm_90 get 64x16 (spill-free, not yet timed). WMK_TRITON_BLOCK_OUT / _BLOCK_K set every kernel's.
 BLOCK_OUT = int(os.environ.get("WMK_TRITON_BLOCK_OUT", "32"))
 BLOCK_K = int(os.environ.get("WMK_TRITON_BLOCK_K", "16"))
+GBP_BLOCK_OUT = int(os.environ.get("WMK_TRITON_BLOCK_OUT", "64"))
+GBP_BLOCK_K = {True: int(os.environ.get("WMK_TRITON_BLOCK_K", "32")),     # sm_90 and later
+               False: int(os.environ.get("WMK_TRITON_BLOCK_K", "16"))}    # earlier GPUs
 BLOCK_ROWS = int(os.environ.get("WMK_TRITON_BLOCK_ROWS", "32"))   # most candidate rows per tile
 
 # Launch options per kernel (the compile gate compiles with the same). ptxas left to itself
@@ -497,12 +505,13 @@ def pack_objective(obj, DP: int, device):
     return w, q, float(obj.action_penalty), lo, hi
 
 
-def block_sizes(pk, rows: int):
-    """Tile sizes: BN candidate rows per tile (16 or 32), BD/BA/BH output chunks (<= BLOCK_OUT),
-    BK* reduction chunks (<= BLOCK_K). Every one is a power of two >= 16 that divides its padded
-    dimension, so the kernels loop over whole chunks and no register tile exceeds [32, 32]."""
+def block_sizes(pk, rows: int, kernel: str = "", sm: int = 90):
+    """Tile sizes: BN candidate rows per tile (16 or 32), BD/BA/BH output chunks (<= BLOCK_OUT,
+    GBP_BLOCK_OUT for kernel "gbp"), BK* reduction chunks (<= BLOCK_K, GBP_BLOCK_K on compute
+    capability `sm`, e.g. 80 or 90). Every one is a power of two >= 16 that divides its padded
+    dimension, so the kernels loop over whole chunks."""
     BN = min(BLOCK_ROWS, max(16, triton.next_power_of_2(int(rows))))
-    BO, BK = BLOCK_OUT, BLOCK_K
+    BO, BK = (GBP_BLOCK_OUT, GBP_BLOCK_K[sm >= 90]) if kernel == "gbp" else (BLOCK_OUT, BLOCK_K)
     return dict(BN=BN, BD=min(pk["DP"], BO), BA=min(pk["AP"], BO), BH=min(pk["HP"], BO),
                 BKD=min(pk["DP"], BK), BKA=min(pk["AP"], BK), BKH=min(pk["HP"], BK))
 
@@ -514,6 +523,14 @@ def num_programs(tiles: int, scratch_bytes_per_program: int, device) -> int:
         sms = torch.cuda.get_device_properties(device).multi_processor_count
         cap = min(cap, 16 * sms)
     return max(1, min(tiles, cap))
+
+
+def compute_capability(device) -> int:
+    """major * 10 + minor of a CUDA device (90 for sm_90); 90 on CPU (the interpreter)."""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        return 10 * major + minor
+    return 90
 
 
 def multiprocessors(device) -> int:

@@ -92,7 +92,7 @@ def gbp_forward(model, z0, goal, obj, init, iters, lr, optimizer, beta1, beta2, 
     dev = init.device
     pk = lib.pack_model(model)
     D = pk["D"]
-    bs = lib.block_sizes(pk, N)
+    bs = lib.block_sizes(pk, N, "gbp", lib.compute_capability(dev))
     w, q, lam, lo, hi = lib.pack_objective(obj, pk["DP"], dev)
     z0f, goalf = lib.as_f32(z0), lib.as_f32(goal)
     actions = init.to(torch.float32).clone().contiguous()
