@@ -1,44 +1,29 @@
 """Result rows, the CSV log, the markdown table with ratios and floors, and the plot."""
 import csv
 import datetime
-import importlib.metadata
-import platform
 import re
 import subprocess
 from pathlib import Path
 
 import torch
 
+from wmkernels._info import chip_name, package_version
+
 FIELDS = ["time_utc", "commit", "device", "torch", "triton", "cuda", "workload", "provider", "median_ms",
           "gflop", "chain", "plan_diff"]
 
 
-def _version(package):
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "none"
-
-
 def environment(device: torch.device) -> dict:
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    name = f"{line.split(':', 1)[1].strip()} ({torch.get_num_threads()} threads)"
-                    break
-        except OSError:
-            pass
+    name = chip_name(device)
+    if device.type == "cpu":
+        name = f"{name} ({torch.get_num_threads()} threads)"
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     return {"time_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "commit": commit, "device": name, "torch": torch.__version__, "triton": _version("triton"),
+            "commit": commit, "device": name, "torch": torch.__version__, "triton": package_version("triton") or "none",
             "cuda": torch.version.cuda or "none"}
 
 

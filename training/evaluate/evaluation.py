@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
-from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from wmkernels._info import chip_name
 
 from ..data import make_name
 from .episodes import make_envs, make_objective, make_tasks, run_episodes, score
@@ -21,18 +21,8 @@ from .settings import MODES, PLANNERS, apply_overrides, check_choice, default_se
 def device_name(device: torch.device) -> str:
     """The torch device and the chip: e.g. ``cpu (AMD EPYC 7B13, 1 threads)``, ``cuda:0 (NVIDIA H100)``."""
     if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({_cpu_name()}, {torch.get_num_threads()} threads)"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return f"{device} ({chip_name(device)})"
+    return f"cpu ({chip_name(device)}, {torch.get_num_threads()} threads)"
 
 
 def resolve_device(name: str) -> torch.device:
