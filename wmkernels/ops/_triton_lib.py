@@ -53,8 +53,8 @@ PRECISION = os.environ.get("WMK_TRITON_PRECISION", "ieee")
 BLOCK_OUT = int(os.environ.get("WMK_TRITON_BLOCK_OUT", "32"))
 BLOCK_K = int(os.environ.get("WMK_TRITON_BLOCK_K", "16"))
 GBP_BLOCK_OUT = int(os.environ.get("WMK_TRITON_BLOCK_OUT", "64"))
-GBP_BLOCK_K = {True: int(os.environ.get("WMK_TRITON_BLOCK_K", "32")),     # sm_90 and later
-               False: int(os.environ.get("WMK_TRITON_BLOCK_K", "16"))}    # earlier GPUs
+GBP_BLOCK_K_SM90 = int(os.environ.get("WMK_TRITON_BLOCK_K", "32"))      # sm_90 and later
+GBP_BLOCK_K_OLDER = int(os.environ.get("WMK_TRITON_BLOCK_K", "16"))     # earlier GPUs
 BLOCK_ROWS = int(os.environ.get("WMK_TRITON_BLOCK_ROWS", "32"))   # most candidate rows per tile
 
 # Launch options per kernel (the compile gate compiles with the same). ptxas left to itself
@@ -507,11 +507,14 @@ def pack_objective(obj, DP: int, device):
 
 def block_sizes(pk, rows: int, kernel: str = "", sm: int = 90):
     """Tile sizes: BN candidate rows per tile (16 or 32), BD/BA/BH output chunks (<= BLOCK_OUT,
-    GBP_BLOCK_OUT for kernel "gbp"), BK* reduction chunks (<= BLOCK_K, GBP_BLOCK_K on compute
+    GBP_BLOCK_OUT for kernel "gbp"), BK* reduction chunks (<= BLOCK_K, GBP_BLOCK_K_* by compute
     capability `sm`, e.g. 80 or 90). Every one is a power of two >= 16 that divides its padded
     dimension, so the kernels loop over whole chunks."""
     BN = min(BLOCK_ROWS, max(16, triton.next_power_of_2(int(rows))))
-    BO, BK = (GBP_BLOCK_OUT, GBP_BLOCK_K[sm >= 90]) if kernel == "gbp" else (BLOCK_OUT, BLOCK_K)
+    if kernel == "gbp":
+        BO, BK = GBP_BLOCK_OUT, (GBP_BLOCK_K_SM90 if sm >= 90 else GBP_BLOCK_K_OLDER)
+    else:
+        BO, BK = BLOCK_OUT, BLOCK_K
     return dict(BN=BN, BD=min(pk["DP"], BO), BA=min(pk["AP"], BO), BH=min(pk["HP"], BO),
                 BKD=min(pk["DP"], BK), BKA=min(pk["AP"], BK), BKH=min(pk["HP"], BK))
 
