@@ -35,21 +35,18 @@ def _standard_workloads():
 WORKLOADS = _standard_workloads()
 
 
-SMS = 108   # the smaller SM count of the two targets (A100: 108, H100 SXM: 132)
-
 
 def _kernel_meta(w, kernel, arch):
     """The constexprs and launch options of an MLP kernel for a workload on sm_<arch>, as the
     launchers choose them."""
-    import triton
-    from wmkernels.ops import _triton_lib as lib
-    pk = dict(DP=lib.pad_dim(w["D"]), AP=lib.pad_dim(w["A"]), HP=lib.pad_dim(w["H"]), L=w["L"],
-              act=lib.ACT_IDS["relu"], skip=lib.SKIP_IDENTITY)
-    bs = lib.block_sizes(pk, w["N"], kernel, arch)
-    programs = w["P"] * triton.cdiv(w["N"], bs["BN"])
-    meta = lib.meta(pk, bs, kernel, programs, SMS)
+    from wmkernels import activations
+    from wmkernels.ops._triton import packing, settings
+    pk = dict(DP=packing.pad_dim(w["D"]), AP=packing.pad_dim(w["A"]), HP=packing.pad_dim(w["H"]), L=w["L"],
+              act=activations.IDS["relu"], skip=packing.SKIP_IDENTITY)
+    bs = packing.block_sizes(pk, w["N"], kernel, arch)
+    meta = packing.meta(pk, bs, kernel)
     meta["PREC"] = "ieee"
-    launch = {k: meta.pop(k) for k in lib.launch_options(kernel, programs, SMS)}
+    launch = {k: meta.pop(k) for k in settings.LAUNCH[kernel]}
     return meta, launch, bs
 
 
@@ -59,7 +56,8 @@ def configurations(arch, quick=False):
 
     Variants that only flip a constexpr in code shared with another entry (e.g. SGD vs Adam,
     MPPI vs CEM in the fused kernel) are compiled at one workload; quick drops them."""
-    from wmkernels.ops import _triton_lib as lib
+    from wmkernels.ops._triton import packing, settings
+    from wmkernels.ops._triton.mlp import UPDATE_ADAM, UPDATE_SGD
     from wmkernels.ops.sampling.triton import column_block
     out = []
     for name, w in WORKLOADS:
@@ -71,11 +69,11 @@ def configurations(arch, quick=False):
                         dict(meta, GRAD=False, WRITE_STATES=True), launch))
         if name in ("paper-gbp", "wide-batch"):
             meta, launch, bs = _kernel_meta(w, "gbp", arch)
-            out.append((name, "gbp", "_gbp_kernel", "adam+noise", dict(meta, OPT=lib.UPDATE_ADAM, NOISE=True), launch))
+            out.append((name, "gbp", "_gbp_kernel", "adam+noise", dict(meta, OPT=UPDATE_ADAM, NOISE=True), launch))
             if name == "paper-gbp" and not quick:
-                out.append((name, "gbp", "_gbp_kernel", "sgd", dict(meta, OPT=lib.UPDATE_SGD, NOISE=False), launch))
+                out.append((name, "gbp", "_gbp_kernel", "sgd", dict(meta, OPT=UPDATE_SGD, NOISE=False), launch))
         else:
-            SP = lib.pad_dim(w["N"])
+            SP = packing.pad_dim(w["N"])
             BC = column_block(w["T"] * w["A"])
             meta, launch, bs = _kernel_meta(w, "sampling_plan", arch)
             smeta = dict(meta, SP=SP, BC=BC)
@@ -86,9 +84,9 @@ def configurations(arch, quick=False):
             out.append((name, "sampling", "_sample_rollout_kernel", "sample+rollout", dict(meta, SP=SP, BC=BC), launch))
             for cem in (True, False):
                 out.append((name, "sampling", "_refit_kernel", "cem refit" if cem else "mppi refit",
-                            dict(SP=SP, BN=bs["BN"], BC=BC, CEM=cem), dict(lib.LAUNCH["refit"])))
-    out.append(("any", "adam", "_adam_kernel", "adam+noise", dict(ADAM=True, HAS_NOISE=True, BLOCK=1024),
-                dict(lib.LAUNCH["adam"])))
+                            dict(SP=SP, BN=bs["BN"], BC=BC, CEM=cem), dict(settings.LAUNCH["refit"])))
+    out.append(("any", "adam", "_adam_kernel", "adam+noise", dict(HAS_NOISE=True, BLOCK=1024),
+                dict(settings.LAUNCH["adam"])))
     return out
 
 

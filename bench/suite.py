@@ -32,7 +32,7 @@ PROVIDERS = ("eager", "compile", "torch", "triton", "cuda", "cpp")
 def provider_reason(provider: str, device: torch.device, compile_on_cpu: bool):
     """None if the provider can run on device, else why not."""
     if provider in FUSED:
-        return _backend.unavailable_reason(provider, device, "gbp")
+        return _backend.unavailable_reason(provider, device)
     if provider == "compile" and device.type == "cpu" and not compile_on_cpu:
         return "torch.compile is benchmarked on GPU (pass --compile-on-cpu to include it)"
     return None

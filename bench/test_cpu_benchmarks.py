@@ -13,7 +13,7 @@ from wmkernels import _backend
 from .providers import make_runner
 from .workloads import WORKLOADS, make_problem
 
-CPU_PROVIDERS = [p for p in ("eager", "torch", "cpp") if p == "eager" or _backend.unavailable_reason(p, "cpu", "gbp") is None]
+CPU_PROVIDERS = [p for p in ("eager", "torch", "cpp") if p == "eager" or _backend.unavailable_reason(p, "cpu") is None]
 
 
 @pytest.mark.parametrize("provider", CPU_PROVIDERS)

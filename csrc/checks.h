@@ -3,14 +3,16 @@
 // points against direct torch.ops.wmkernels.* calls with malformed arguments.
 #pragma once
 #include <ATen/ATen.h>
-#include <vector>
+
+#include <string>
+
+#include "activations.h"
 
 namespace wmk {
 
 constexpr int kMaxHiddenLayers = 4;
-enum Activation : int64_t { kRelu = 0, kSilu = 1, kGelu = 2, kTanh = 3, kElu = 4 };
 
-inline void check_tensor(const at::Tensor& t, const char* name, int64_t ndim, const at::Tensor& like) {
+inline void check_tensor(const at::Tensor& t, const std::string& name, int64_t ndim, const at::Tensor& like) {
   TORCH_CHECK(t.defined(), name, " is undefined");
   TORCH_CHECK(t.dim() == ndim, name, " must have ", ndim, " dimensions, got ", t.sizes());
   TORCH_CHECK(t.scalar_type() == like.scalar_type(), name, " has dtype ", t.scalar_type(),
@@ -34,10 +36,11 @@ inline std::pair<int64_t, int64_t> check_model(at::TensorList weights,
   TORCH_CHECK(n >= 2 && n <= kMaxHiddenLayers + 1, "weights must hold 2 to ", kMaxHiddenLayers + 1,
               " matrices, got ", n);
   TORCH_CHECK(static_cast<int64_t>(biases.size()) == n, "biases must hold ", n, " vectors, got ", biases.size());
-  TORCH_CHECK(activation >= kRelu && activation <= kElu, "activation id must be in [0, 4], got ", activation);
+  TORCH_CHECK(activation >= 0 && activation < kNumActivations, "activation id must be in [0, ", kNumActivations - 1,
+              "], got ", activation);
   for (int64_t l = 0; l < n; ++l) {
-    check_tensor(weights[l], "weights[l]", 2, like);
-    check_tensor(biases[l], "biases[l]", 1, like);
+    check_tensor(weights[l], "weights[" + std::to_string(l) + "]", 2, like);
+    check_tensor(biases[l], "biases[" + std::to_string(l) + "]", 1, like);
     TORCH_CHECK(biases[l].size(0) == weights[l].size(1), "biases[", l, "] must have ", weights[l].size(1), " entries");
     if (l > 0) {
       TORCH_CHECK(weights[l].size(0) == weights[l - 1].size(1), "weights[", l, "] must have ",

@@ -27,12 +27,12 @@ struct GbpSettings {
 #include "cpu/foreach_isa.h"
 }  // namespace cpu
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_plan_cpu(
-    const at::Tensor& z0, const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-    const at::Tensor& hi, const at::Tensor& init, int64_t iters, double lr, int64_t optimizer, double beta1,
-    double beta2, double eps, double noise, int64_t seed) {
+Triple gbp_plan_cpu(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& init, WMK_MODEL_ARGS,
+                    WMK_OBJ_ARGS, int64_t iters, double lr, int64_t optimizer, double beta1, double beta2,
+                    double eps, double noise, int64_t seed) {
   check_float_dtype(init, "init");
   TORCH_CHECK(init.device().is_cpu(), "the cpp backend runs on CPU tensors");
+  const at::Tensor skip = skip_tensor(skip_arg, init);
   const auto da = check_model(weights, biases, skip, activation, init);
   check_problem(z0, goal, init, 1, step_weights, state_weights, da.first, da.second, init);
   check_bounds(lo, hi, da.second, init);

@@ -92,13 +92,14 @@ void check_device(const at::Tensor& t) {
   check_float_dtype(t, "input");
 }
 
-std::tuple<at::Tensor, at::Tensor> rollout_common(const at::Tensor& z0, const at::Tensor& actions,
-                                                  const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS,
-                                                  bool return_states, bool with_grad) {
+Pair rollout_common(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& actions, WMK_MODEL_ARGS,
+                    WMK_OBJ_ARGS, bool return_states, bool with_grad) {
   check_device(actions);
   const c10::cuda::CUDAGuard guard(actions.device());
+  const at::Tensor skip = skip_tensor(skip_arg, actions);
   const auto da = check_model(weights, biases, skip, activation, actions);
   check_problem(z0, goal, actions, 1, step_weights, state_weights, da.first, da.second, actions);
+  check_bounds(lo, hi, da.second, actions);
   const int64_t P = actions.size(0), N = actions.size(1), T = actions.size(2), D = da.first;
   const auto opts = actions.options().dtype(at::kFloat);
   at::Tensor cost = new_output({P, N}, opts);
@@ -120,16 +121,16 @@ std::tuple<at::Tensor, at::Tensor> rollout_common(const at::Tensor& z0, const at
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor> rollout_cuda(const at::Tensor& z0, const at::Tensor& actions, const at::Tensor& goal,
-                                                WMK_MODEL_ARGS, WMK_OBJ_ARGS, bool return_states) {
-  return rollout_common(z0, actions, goal, weights, biases, skip, activation, step_weights, state_weights,
-                        action_penalty, return_states, false);
+Pair rollout_cuda(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& actions, WMK_MODEL_ARGS,
+                  WMK_OBJ_ARGS, bool return_states) {
+  return rollout_common(z0, goal, actions, weights, biases, skip_arg, activation, step_weights, state_weights,
+                        action_penalty, lo, hi, return_states, false);
 }
 
-std::tuple<at::Tensor, at::Tensor> rollout_grad_cuda(const at::Tensor& z0, const at::Tensor& actions,
-                                                     const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS) {
-  return rollout_common(z0, actions, goal, weights, biases, skip, activation, step_weights, state_weights,
-                        action_penalty, false, true);
+Pair rollout_grad_cuda(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& actions, WMK_MODEL_ARGS,
+                       WMK_OBJ_ARGS) {
+  return rollout_common(z0, goal, actions, weights, biases, skip_arg, activation, step_weights, state_weights,
+                        action_penalty, lo, hi, false, true);
 }
 
 void adam_step_cuda(const at::Tensor& actions, const at::Tensor& grad, const at::Tensor& m, const at::Tensor& v,
@@ -174,12 +175,12 @@ void adam_step_cuda(const at::Tensor& actions, const at::Tensor& grad, const at:
   }
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_plan_cuda(
-    const at::Tensor& z0, const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-    const at::Tensor& hi, const at::Tensor& init, int64_t iters, double lr, int64_t optimizer, double beta1,
-    double beta2, double eps, double noise, int64_t seed) {
+Triple gbp_plan_cuda(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& init, WMK_MODEL_ARGS,
+                     WMK_OBJ_ARGS, int64_t iters, double lr, int64_t optimizer, double beta1, double beta2,
+                     double eps, double noise, int64_t seed) {
   check_device(init);
   const c10::cuda::CUDAGuard guard(init.device());
+  const at::Tensor skip = skip_tensor(skip_arg, init);
   const auto da = check_model(weights, biases, skip, activation, init);
   check_problem(z0, goal, init, 1, step_weights, state_weights, da.first, da.second, init);
   check_bounds(lo, hi, da.second, init);
@@ -226,14 +227,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> gbp_plan_cuda(
 }
 
 namespace {
-std::tuple<at::Tensor, at::Tensor, at::Tensor> sampling_cuda(const at::Tensor& z0, const at::Tensor& goal,
-                                                             WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-                                                             const at::Tensor& hi, const at::Tensor& mean,
-                                                             const at::Tensor& std, int64_t samples, int64_t elites,
-                                                             int64_t iters, double temperature, double momentum,
-                                                             int64_t seed) {
+Triple sampling_cuda(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& mean, const at::Tensor& std,
+                     WMK_MODEL_ARGS, WMK_OBJ_ARGS, int64_t samples, int64_t elites, int64_t iters,
+                     double temperature, double momentum, int64_t seed) {
   check_device(mean);
   const c10::cuda::CUDAGuard guard(mean.device());
+  const at::Tensor skip = skip_tensor(skip_arg, mean);
   const auto da = check_model(weights, biases, skip, activation, mean);
   check_problem(z0, goal, mean, 0, step_weights, state_weights, da.first, da.second, mean);
   check_bounds(lo, hi, da.second, mean);
@@ -274,22 +273,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sampling_cuda(const at::Tensor& z
 }
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> cem_plan_cuda(
-    const at::Tensor& z0, const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-    const at::Tensor& hi, const at::Tensor& mean, const at::Tensor& std, int64_t samples, int64_t elites,
-    int64_t iters, double momentum, int64_t seed) {
+Triple cem_plan_cuda(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& mean, const at::Tensor& std,
+                     WMK_MODEL_ARGS, WMK_OBJ_ARGS, int64_t samples, int64_t elites, int64_t iters, double momentum,
+                     int64_t seed) {
   TORCH_CHECK(elites >= 1, "elites must be >= 1");
-  return sampling_cuda(z0, goal, weights, biases, skip, activation, step_weights, state_weights, action_penalty, lo,
-                       hi, mean, std, samples, elites, iters, 1.0, momentum, seed);
+  return sampling_cuda(z0, goal, mean, std, weights, biases, skip_arg, activation, step_weights, state_weights,
+                       action_penalty, lo, hi, samples, elites, iters, 1.0, momentum, seed);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> mppi_plan_cuda(
-    const at::Tensor& z0, const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-    const at::Tensor& hi, const at::Tensor& mean, const at::Tensor& std, int64_t samples, int64_t iters,
-    double temperature, double momentum, int64_t seed) {
+Triple mppi_plan_cuda(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& mean, const at::Tensor& std,
+                      WMK_MODEL_ARGS, WMK_OBJ_ARGS, int64_t samples, int64_t iters, double temperature,
+                      double momentum, int64_t seed) {
   TORCH_CHECK(temperature > 0, "temperature must be > 0");
-  return sampling_cuda(z0, goal, weights, biases, skip, activation, step_weights, state_weights, action_penalty, lo,
-                       hi, mean, std, samples, 0, iters, temperature, momentum, seed);
+  return sampling_cuda(z0, goal, mean, std, weights, biases, skip_arg, activation, step_weights, state_weights,
+                       action_penalty, lo, hi, samples, 0, iters, temperature, momentum, seed);
 }
 
 }  // namespace wmk

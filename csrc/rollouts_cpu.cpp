@@ -17,8 +17,10 @@ namespace cpu {
 
 namespace {
 template <typename T>
-void rollout_impl(const at::Tensor& z0, const at::Tensor& actions, const at::Tensor& goal, WMK_MODEL_ARGS,
-                  WMK_OBJ_ARGS, bool with_grad, bool return_states, at::Tensor& cost, at::Tensor& extra) {
+void rollout_impl(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& actions, at::TensorList weights,
+                  at::TensorList biases, const at::Tensor& skip, int64_t activation, const at::Tensor& step_weights,
+                  const at::Tensor& state_weights, double action_penalty, bool with_grad, bool return_states,
+                  at::Tensor& cost, at::Tensor& extra) {
   at::Tensor storage;
   const cpu::Net<T> net = cpu::pack_model<T>(weights, biases, skip, activation, storage);
   const cpu::Obj<T> obj = cpu::make_obj<T>(step_weights, state_weights, action_penalty, at::Tensor(), at::Tensor());
@@ -29,38 +31,44 @@ void rollout_impl(const at::Tensor& z0, const at::Tensor& actions, const at::Ten
                (with_grad || return_states) ? extra.data_ptr<T>() : nullptr);
 }
 
-void check_all(const at::Tensor& z0, const at::Tensor& actions, const at::Tensor& goal, WMK_MODEL_ARGS,
-               WMK_OBJ_ARGS) {
+// Checks every argument; returns the skip matrix as the kernels take it.
+at::Tensor check_all(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& actions, WMK_MODEL_ARGS,
+                     WMK_OBJ_ARGS) {
   check_float_dtype(actions, "actions");
   TORCH_CHECK(actions.device().is_cpu(), "the cpp backend runs on CPU tensors");
+  const at::Tensor skip = skip_tensor(skip_arg, actions);
   const auto da = check_model(weights, biases, skip, activation, actions);
   check_problem(z0, goal, actions, 1, step_weights, state_weights, da.first, da.second, actions);
+  check_bounds(lo, hi, da.second, actions);
+  return skip;
 }
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor> rollout_cpu(const at::Tensor& z0, const at::Tensor& actions, const at::Tensor& goal,
-                                               WMK_MODEL_ARGS, WMK_OBJ_ARGS, bool return_states) {
-  check_all(z0, actions, goal, weights, biases, skip, activation, step_weights, state_weights, action_penalty);
+Pair rollout_cpu(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& actions, WMK_MODEL_ARGS,
+                 WMK_OBJ_ARGS, bool return_states) {
+  const at::Tensor skip = check_all(z0, goal, actions, weights, biases, skip_arg, activation, step_weights,
+                                    state_weights, action_penalty, lo, hi);
   const int64_t P = actions.size(0), N = actions.size(1), T_ = actions.size(2), D = z0.size(1);
   at::Tensor cost = cpu::new_output({P, N}, actions.options());
   at::Tensor states = return_states ? cpu::new_output({P, N, T_ + 1, D}, actions.options()) : cpu::new_output({0}, actions.options());
   if (P * N == 0) return {cost, states};
   AT_DISPATCH_FLOATING_TYPES(actions.scalar_type(), "wmkernels::rollout", [&] {
-    rollout_impl<scalar_t>(z0, actions, goal, weights, biases, skip, activation, step_weights, state_weights,
+    rollout_impl<scalar_t>(z0, goal, actions, weights, biases, skip, activation, step_weights, state_weights,
                            action_penalty, false, return_states, cost, states);
   });
   return {cost, states};
 }
 
-std::tuple<at::Tensor, at::Tensor> rollout_grad_cpu(const at::Tensor& z0, const at::Tensor& actions,
-                                                    const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS) {
-  check_all(z0, actions, goal, weights, biases, skip, activation, step_weights, state_weights, action_penalty);
+Pair rollout_grad_cpu(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& actions, WMK_MODEL_ARGS,
+                      WMK_OBJ_ARGS) {
+  const at::Tensor skip = check_all(z0, goal, actions, weights, biases, skip_arg, activation, step_weights,
+                                    state_weights, action_penalty, lo, hi);
   const int64_t P = actions.size(0), N = actions.size(1);
   at::Tensor cost = cpu::new_output({P, N}, actions.options());
   at::Tensor grad = cpu::new_output(actions.sizes(), actions.options());
   if (P * N == 0) return {cost, grad};
   AT_DISPATCH_FLOATING_TYPES(actions.scalar_type(), "wmkernels::rollout_grad", [&] {
-    rollout_impl<scalar_t>(z0, actions, goal, weights, biases, skip, activation, step_weights, state_weights,
+    rollout_impl<scalar_t>(z0, goal, actions, weights, biases, skip, activation, step_weights, state_weights,
                            action_penalty, true, false, cost, grad);
   });
   return {cost, grad};

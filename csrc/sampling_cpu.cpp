@@ -24,11 +24,11 @@ struct SamplingSettings {
 }  // namespace cpu
 
 namespace {
-std::tuple<at::Tensor, at::Tensor, at::Tensor> sampling_plan(
-    const at::Tensor& z0, const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-    const at::Tensor& hi, const at::Tensor& mean, const at::Tensor& std, const cpu::SamplingSettings& s) {
+Triple sampling_plan(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& mean, const at::Tensor& std,
+                     WMK_MODEL_ARGS, WMK_OBJ_ARGS, const cpu::SamplingSettings& s) {
   check_float_dtype(mean, "mean");
   TORCH_CHECK(mean.device().is_cpu(), "the cpp backend runs on CPU tensors");
+  const at::Tensor skip = skip_tensor(skip_arg, mean);
   const auto da = check_model(weights, biases, skip, activation, mean);
   check_problem(z0, goal, mean, 0, step_weights, state_weights, da.first, da.second, mean);
   check_tensor(std, "std", 3, mean);
@@ -65,24 +65,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> sampling_plan(
 }
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> cem_plan_cpu(
-    const at::Tensor& z0, const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-    const at::Tensor& hi, const at::Tensor& mean, const at::Tensor& std, int64_t samples, int64_t elites,
-    int64_t iters, double momentum, int64_t seed) {
+Triple cem_plan_cpu(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& mean, const at::Tensor& std,
+                    WMK_MODEL_ARGS, WMK_OBJ_ARGS, int64_t samples, int64_t elites, int64_t iters, double momentum,
+                    int64_t seed) {
   TORCH_CHECK(elites >= 1, "elites must be >= 1");
   const cpu::SamplingSettings s{samples, elites, iters, momentum, 1.0, check_seed(seed)};
-  return sampling_plan(z0, goal, weights, biases, skip, activation, step_weights, state_weights, action_penalty, lo,
-                       hi, mean, std, s);
+  return sampling_plan(z0, goal, mean, std, weights, biases, skip_arg, activation, step_weights, state_weights,
+                       action_penalty, lo, hi, s);
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> mppi_plan_cpu(
-    const at::Tensor& z0, const at::Tensor& goal, WMK_MODEL_ARGS, WMK_OBJ_ARGS, const at::Tensor& lo,
-    const at::Tensor& hi, const at::Tensor& mean, const at::Tensor& std, int64_t samples, int64_t iters,
-    double temperature, double momentum, int64_t seed) {
+Triple mppi_plan_cpu(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor& mean, const at::Tensor& std,
+                     WMK_MODEL_ARGS, WMK_OBJ_ARGS, int64_t samples, int64_t iters, double temperature,
+                     double momentum, int64_t seed) {
   TORCH_CHECK(temperature > 0, "temperature must be > 0");
   const cpu::SamplingSettings s{samples, 0, iters, momentum, temperature, check_seed(seed)};
-  return sampling_plan(z0, goal, weights, biases, skip, activation, step_weights, state_weights, action_penalty, lo,
-                       hi, mean, std, s);
+  return sampling_plan(z0, goal, mean, std, weights, biases, skip_arg, activation, step_weights, state_weights,
+                       action_penalty, lo, hi, s);
 }
 
 // counters [M, 4] int64 (i, n, p, step) -> words [M, 4] int64 (uint32 values).

@@ -9,18 +9,12 @@ from wmkernels import _backend
 DEVICE = os.environ.get("WMK_TEST_DEVICE", "cpu")
 
 
-def available_backends(device=DEVICE, family=None):
-    return [b for b in _backend.BACKENDS if _backend.unavailable_reason(b, device, family) is None]
+def available_backends(device=DEVICE):
+    return [b for b in _backend.BACKENDS if _backend.unavailable_reason(b, device) is None]
 
 
-def planner_backends(device=DEVICE):
-    """Backends that implement every op family the planners use."""
-    return [b for b in available_backends(device)
-            if all(_backend.unavailable_reason(b, device, f) is None for f in ("rollouts", "gbp", "sampling"))]
-
-
-def fused_backends(device=DEVICE, family=None):
-    return [b for b in available_backends(device, family) if b != "torch"]
+def fused_backends(device=DEVICE):
+    return [b for b in available_backends(device) if b != "torch"]
 
 
 def random_model(D, A, widths, activation="relu", skip="identity", dtype=torch.float64,

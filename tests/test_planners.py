@@ -5,13 +5,13 @@ import pytest
 import torch
 
 import wmkernels as wmk
-from helpers import DEVICE, least_squares_plan, planner_backends, random_model
+from helpers import DEVICE, available_backends, least_squares_plan, random_model
 
 D, A, T, P = 3, 2, 4, 2
 UNBOUNDED = dict(lo=float("-inf"), hi=float("inf"))
 
 
-@pytest.fixture(params=planner_backends(DEVICE), ids=lambda b: f"backend={b}")
+@pytest.fixture(params=available_backends(DEVICE), ids=lambda b: f"backend={b}")
 def backend(request):
     return request.param
 

@@ -1,10 +1,8 @@
-"""Which backends exist on this install and device, and lazy loading of their op modules.
+"""Which backends exist on this install and device (docs/backends.md).
 
-A backend is one of BACKENDS. An op family (rollouts, adam, gbp, sampling) has a module
-wmkernels/ops/<family>/<backend>.py for each backend that implements it. Nothing heavy
-(triton, the C++ extension) is imported until a backend is asked for.
+A backend is one of BACKENDS; every backend implements every op of wmkernels/ops/schema.py.
+Nothing heavy (triton, the C++ extension) is imported until a backend is asked for.
 """
-import importlib
 import importlib.util
 import os
 
@@ -13,7 +11,6 @@ import torch
 BACKENDS = ("torch", "triton", "cpp", "cuda")
 # Preference of backend="auto" per device type: fastest first.
 _AUTO_ORDER = {"cuda": ("triton", "cuda", "torch"), "cpu": ("cpp", "torch")}
-_MODULE_NAMES = {"torch": "naive", "triton": "triton", "cpp": "cpp", "cuda": "cpp"}
 
 
 class BackendUnavailable(RuntimeError):
@@ -38,37 +35,30 @@ def _extension_reason(backend: str, device: torch.device):
     return _extension.unavailable_reason(backend)
 
 
-def unavailable_reason(backend: str, device, family: str = None):
-    """None if `backend` can run `family` ops on `device`, else a sentence saying why not."""
+def unavailable_reason(backend: str, device):
+    """None if `backend` can run on `device`, else a sentence saying why not."""
     device = torch.device(device)
     if backend not in BACKENDS:
         return f"unknown backend {backend!r}; choose one of {BACKENDS} or 'auto'"
-    reason = {"torch": lambda: None, "triton": lambda: _triton_reason(device)}.get(
+    return {"torch": lambda: None, "triton": lambda: _triton_reason(device)}.get(
         backend, lambda: _extension_reason(backend, device))()
-    if reason is None and family is not None and importlib.util.find_spec(
-            f"wmkernels.ops.{family}.{_MODULE_NAMES[backend]}") is None:
-        reason = f"the {backend} backend does not implement the {family} ops"
-    return reason
 
 
-def resolve(backend: str, device, family: str, model=None) -> str:
+def resolve(backend: str, device, model=None) -> str:
     """The concrete backend for a request: 'auto' picks the fastest available one."""
     from .model import MLPWorldModel
     fused_ok = model is None or isinstance(model, MLPWorldModel)
     device = torch.device(device)
     if backend == "auto":
         for name in _AUTO_ORDER.get(device.type, ("torch",)):
-            if (name == "torch" or fused_ok) and unavailable_reason(name, device, family) is None:
+            if (name == "torch" or fused_ok) and unavailable_reason(name, device) is None:
                 return name
         return "torch"
     if backend != "torch" and backend in BACKENDS and not fused_ok:
         raise BackendUnavailable(f"backend {backend!r} serves MLPWorldModel only; "
                                  f"use backend='torch' for a {type(model).__name__}")
-    reason = unavailable_reason(backend, device, family)
+    reason = unavailable_reason(backend, device)
     if reason is not None:
         raise BackendUnavailable(f"backend {backend!r} is unavailable: {reason}")
     return backend
 
-
-def ops_module(family: str, backend: str):
-    return importlib.import_module(f"wmkernels.ops.{family}.{_MODULE_NAMES[backend]}")

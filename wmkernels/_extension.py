@@ -1,5 +1,8 @@
 """Lazy loading of the compiled extension; never built or loaded at import of wmkernels.
 
+The extension implements the ops of wmkernels/ops/schema.py for CPU and CUDA tensors; the
+schemas are defined from Python (schema.define) before the library loads.
+
 Order: the prebuilt module `wmkernels._C` (pip install), else a JIT build of csrc/ into a
 cache folder (wmkernels/_build.py) where a compiler is present and WMK_NO_JIT is not 1,
 else unavailable, with the reasons. The first request for a cpp/cuda op pays for this.
@@ -8,6 +11,8 @@ import functools
 import importlib
 import os
 import threading
+
+from .ops import schema
 
 _lock = threading.Lock()
 
@@ -19,9 +24,9 @@ def _load():
         if os.environ.get("WMK_NO_EXTENSION") == "1":
             return None, "WMK_NO_EXTENSION=1 disables the C++ extension"
         try:
+            schema.define()
             module = importlib.import_module("wmkernels._C")
             module.__wmk_source__ = "prebuilt"
-            _register_fakes()
             return module, None
         except ImportError as err:
             prebuilt_error = f"the C++ extension is not built ({err})"
@@ -34,11 +39,11 @@ def _load():
             return None, (f"{prebuilt_error}, and no JIT build is possible: {reason}. Build it with "
                           "`pip install --no-build-isolation -e .`")
         try:
+            schema.define()
             module = _build.jit_load(verbose=os.environ.get("WMK_JIT_VERBOSE") == "1")
         except Exception as err:  # a failed compile must leave the torch backend usable
             return None, f"{prebuilt_error}, and the JIT build failed: {type(err).__name__}: {err}"
         module.__wmk_source__ = "jit"
-        _register_fakes()
         return module, None
 
 
@@ -70,87 +75,3 @@ def describe() -> dict:
         return {"built": False, "reason": reason}
     return {"built": True, "source": getattr(mod, "__wmk_source__", "prebuilt"), **mod.build_info()}
 
-
-# ---- arguments of the torch.ops.wmkernels.* ops, shared by wmkernels/ops/*/cpp.py ---------
-def compute_dtype(dtype):
-    """The kernels compute float64 in float64 and everything else in float32."""
-    import torch
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
-def ops():
-    """torch.ops.wmkernels, loading the extension first (raises with the reason if unavailable)."""
-    import torch
-    module()
-    return torch.ops.wmkernels
-
-
-def as_arg(t, dtype):
-    return t.to(dtype=dtype).contiguous()
-
-
-def model_args(model, dtype, device):
-    """(weights, biases, skip, activation id) of an MLPWorldModel; skip is empty for the identity."""
-    import torch
-    from .activations import NAMES
-    weights = [as_arg(w, dtype) for w in model.weights]
-    biases = [as_arg(b, dtype) for b in model.biases]
-    skip = torch.empty(0, dtype=dtype, device=device) if model.skip is None else as_arg(model.skip, dtype)
-    return weights, biases, skip, NAMES.index(model.activation)
-
-
-def objective_args(obj, dtype):
-    """(step_weights, state_weights, action_penalty) of a ResolvedObjective."""
-    return as_arg(obj.step_weights, dtype), as_arg(obj.state_weights, dtype), float(obj.action_penalty)
-
-
-# ---- fake (meta) implementations: shapes for torch.compile / FakeTensor tracing ----------
-_fakes_registered = False
-
-
-def _register_fakes():
-    """Register shape-only implementations of the ops so torch.compile keeps them opaque."""
-    global _fakes_registered
-    if _fakes_registered:
-        return
-    import torch
-    register = getattr(torch.library, "register_fake", None) or getattr(torch.library, "impl_abstract", None)
-    if register is None:  # pragma: no cover - very old torch
-        return
-
-    def _register(name, fn):
-        try:
-            register(f"wmkernels::{name}")(fn)
-        except RuntimeError:  # already registered (a second load in the same process)
-            pass
-
-    def rollout(z0, actions, goal, weights, biases, skip, activation, sw, qw, lam, return_states):
-        P, N, T, _ = actions.shape
-        D = z0.shape[1]
-        states = actions.new_empty((P, N, T + 1, D)) if return_states else actions.new_empty((0,))
-        return actions.new_empty((P, N)), states
-
-    def rollout_grad(z0, actions, goal, weights, biases, skip, activation, sw, qw, lam):
-        return actions.new_empty(actions.shape[:2]), actions.new_empty(actions.shape)
-
-    def adam_step(actions, grad, m, v, step, lr, beta1, beta2, eps, lo, hi, noise):
-        return None
-
-    def gbp_plan(z0, goal, weights, biases, skip, activation, sw, qw, lam, lo, hi, init, iters, *rest):
-        P, _, T, A = init.shape
-        return init.new_empty((P, T, A)), init.new_empty((P,)), init.new_empty((P, iters))
-
-    def cem_plan(z0, goal, weights, biases, skip, activation, sw, qw, lam, lo, hi, mean, std, samples, elites,
-                 iters, momentum, seed):
-        P = mean.shape[0]
-        return mean.new_empty(mean.shape), mean.new_empty((P,)), mean.new_empty((P, iters))
-
-    def mppi_plan(z0, goal, weights, biases, skip, activation, sw, qw, lam, lo, hi, mean, std, samples, iters,
-                  temperature, momentum, seed):
-        P = mean.shape[0]
-        return mean.new_empty(mean.shape), mean.new_empty((P,)), mean.new_empty((P, iters))
-
-    for name, fn in (("rollout", rollout), ("rollout_grad", rollout_grad), ("adam_step", adam_step),
-                     ("gbp_plan", gbp_plan), ("cem_plan", cem_plan), ("mppi_plan", mppi_plan)):
-        _register(name, fn)
-    _fakes_registered = True

@@ -6,12 +6,18 @@
               u = c (x + 0.044715 x^3), c = sqrt(2/pi), u'(x) = c (1 + 3 * 0.044715 x^2)
     tanh(x)                                  tanh'(x) = 1 - tanh^2(x)
     elu(x)  = x if x > 0 else exp(x) - 1     elu'(x)  = 1 if x > 0 else exp(x)
+
+NAMES is the one table of activation names and their ids (the position in NAMES): the fused
+ops take the id (wmkernels/ops/schema.py), the Triton kernels switch on it
+(wmkernels/ops/_triton/device.py) and the C++/CUDA kernels name it in csrc/activations.h.
+tests/test_activations.py pins every backend to this table.
 """
 import math
 
 import torch
 
 NAMES = ("relu", "silu", "gelu", "tanh", "elu")
+IDS = {name: i for i, name in enumerate(NAMES)}
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_K = 0.044715
 

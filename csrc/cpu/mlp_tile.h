@@ -97,71 +97,26 @@ inline void for_each_tile(int64_t begin, int64_t end, F&& f) {
   }
 }
 
-constexpr double kGeluC = 0.79788456080286535588;  // sqrt(2 / pi)
-constexpr double kGeluK = 0.044715;
+#include "activation_math.h"
 
-// h = act(pre) in place on [C, ld] rows (first n columns); deriv = act'(pre) if given.
+// h = act(pre) in place on [rows, ld] rows (first n columns); deriv = act'(pre) if given.
+template <typename T, typename Act>
+inline void activate_rows(int rows, T* __restrict h, T* __restrict deriv, int ld, int n, Act act) {
+  for (int c = 0; c < rows; ++c) {
+    T* r = h + c * ld;
+    T* d = deriv ? deriv + c * ld : nullptr;
+    for (int j = 0; j < n; ++j) r[j] = act(r[j], d ? d + j : nullptr);
+  }
+}
+
 template <typename T>
 inline void activate(int rows, int act, T* __restrict h, T* __restrict deriv, int ld, int n) {
-  const int C = rows;
-  const T one = 1, half = 0.5, zero = 0;
   switch (act) {
-    case kRelu:
-      for (int c = 0; c < C; ++c) {
-        T* r = h + c * ld;
-        if (deriv) {
-          T* d = deriv + c * ld;
-          for (int j = 0; j < n; ++j) d[j] = r[j] > zero ? one : zero;
-        }
-        for (int j = 0; j < n; ++j) r[j] = r[j] > zero ? r[j] : zero;
-      }
-      break;
-    case kSilu:
-      for (int c = 0; c < C; ++c) {
-        T* r = h + c * ld;
-        T* d = deriv ? deriv + c * ld : nullptr;
-        for (int j = 0; j < n; ++j) {
-          const T x = r[j];
-          const T s = one / (one + std::exp(-x));
-          if (d) d[j] = s * (one + x * (one - s));
-          r[j] = x * s;
-        }
-      }
-      break;
-    case kGelu:
-      for (int c = 0; c < C; ++c) {
-        T* r = h + c * ld;
-        T* d = deriv ? deriv + c * ld : nullptr;
-        for (int j = 0; j < n; ++j) {
-          const T x = r[j];
-          const T th = std::tanh(T(kGeluC) * (x + T(kGeluK) * x * x * x));
-          if (d) d[j] = half * (one + th) + half * x * (one - th * th) * T(kGeluC) * (one + T(3 * kGeluK) * x * x);
-          r[j] = half * x * (one + th);
-        }
-      }
-      break;
-    case kTanh:
-      for (int c = 0; c < C; ++c) {
-        T* r = h + c * ld;
-        T* d = deriv ? deriv + c * ld : nullptr;
-        for (int j = 0; j < n; ++j) {
-          const T th = std::tanh(r[j]);
-          if (d) d[j] = one - th * th;
-          r[j] = th;
-        }
-      }
-      break;
-    default:  // elu
-      for (int c = 0; c < C; ++c) {
-        T* r = h + c * ld;
-        T* d = deriv ? deriv + c * ld : nullptr;
-        for (int j = 0; j < n; ++j) {
-          const T x = r[j];
-          if (d) d[j] = x > zero ? one : std::exp(x);
-          r[j] = x > zero ? x : std::expm1(x);
-        }
-      }
-      break;
+    case wmk::kRelu: activate_rows(rows, h, deriv, ld, n, [](T x, T* d) { return act_relu(x, d); }); break;
+    case wmk::kSilu: activate_rows(rows, h, deriv, ld, n, [](T x, T* d) { return act_silu(x, d); }); break;
+    case wmk::kGelu: activate_rows(rows, h, deriv, ld, n, [](T x, T* d) { return act_gelu(x, d); }); break;
+    case wmk::kTanh: activate_rows(rows, h, deriv, ld, n, [](T x, T* d) { return act_tanh_fn(x, d); }); break;
+    default: activate_rows(rows, h, deriv, ld, n, [](T x, T* d) { return act_elu(x, d); }); break;
   }
 }
 

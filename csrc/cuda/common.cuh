@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
+#include "activations.h"
 #include "adam_update.h"
 #include "cuda/launch.h"
 #include "philox.h"
@@ -23,34 +24,7 @@ namespace cuda {
 constexpr int kThreads = 256;
 constexpr int kCols = 2;
 
-__device__ __forceinline__ float act_forward(int act, float x, float* deriv) {
-  switch (act) {
-    case 0: {  // relu
-      *deriv = x > 0.f ? 1.f : 0.f;
-      return x > 0.f ? x : 0.f;
-    }
-    case 1: {  // silu
-      const float s = 1.f / (1.f + expf(-x));
-      *deriv = s * (1.f + x * (1.f - s));
-      return x * s;
-    }
-    case 2: {  // gelu, tanh form
-      const float c = 0.7978845608028654f, k = 0.044715f;
-      const float th = tanhf(c * (x + k * x * x * x));
-      *deriv = 0.5f * (1.f + th) + 0.5f * x * (1.f - th * th) * c * (1.f + 3.f * k * x * x);
-      return 0.5f * x * (1.f + th);
-    }
-    case 3: {  // tanh
-      const float th = tanhf(x);
-      *deriv = 1.f - th * th;
-      return th;
-    }
-    default: {  // elu
-      *deriv = x > 0.f ? 1.f : expf(x);
-      return x > 0.f ? x : expm1f(x);
-    }
-  }
-}
+#include "activation_math.h"
 
 // out[r, j] (+)= sum_{k<K} in[r, k] W[k, j] (+ bias[j]) for r < TILE, j < N.
 template <int TILE, int COLS>
@@ -222,7 +196,7 @@ __device__ __forceinline__ void tile_forward(const DeviceNet& n, const DeviceObj
       for (int e = tid; e < TILE * n.out[l]; e += nt) {
         const int r = e / n.out[l], j = e % n.out[l];
         float d;
-        out[r * H + j] = act_forward(n.act, out[r * H + j], &d);
+        out[r * H + j] = activation(n.act, out[r * H + j], &d);
         if (store_deriv) dv[r * H + j] = d;
       }
       __syncthreads();

@@ -1,4 +1,4 @@
-"""The in-kernel Philox normal (wmkernels.ops._triton_lib.normal_draw) equals wmkernels._random."""
+"""The in-kernel Philox normal (wmkernels.ops._triton.device.normal_draw) equals wmkernels._random."""
 import pytest
 import torch
 
@@ -10,7 +10,7 @@ pytestmark = requires_triton
 
 triton = pytest.importorskip("triton")
 tl = triton.language
-lib = pytest.importorskip("wmkernels.ops._triton_lib")
+lib = pytest.importorskip("wmkernels.ops._triton.device")
 
 
 @triton.jit

@@ -1,14 +1,21 @@
 """The ops every backend implements, behind one dispatching front.
 
 Each function checks its inputs (errors name the argument), resolves `backend`
-("auto" picks the fastest available for the tensors' device) and calls
-wmkernels/ops/<family>/<backend>.py. Shapes: z0, goal [P, D]; actions [P, N, T, A].
+("auto" picks the fastest available for the tensors' device) and runs the op: the torch
+backend calls wmkernels/ops/<family>/naive.py, the fused backends call the registered op of
+wmkernels/ops/schema.py through wmkernels/ops/_fused.py. Shapes: z0, goal [P, D];
+actions [P, N, T, A]. The maths: docs/maths.md; backends and dispatch: docs/backends.md.
 """
 import torch
 
 from .. import _backend, _checks
 from ..model import MLPWorldModel
 from ..objective import Objective, ResolvedObjective
+from . import _fused, schema
+from .adam import naive as adam_naive
+from .gbp import naive as gbp_naive
+from .rollouts import naive as rollouts_naive
+from .sampling import naive as sampling_naive
 
 __all__ = ["rollout", "rollout_grad", "adam_step", "gbp_plan", "cem_plan", "mppi_plan"]
 
@@ -49,24 +56,26 @@ def resolve_objective(objective, horizon, D, A, dtype, device) -> ResolvedObject
     return objective.resolve(horizon, D, A, dtype, device)
 
 
-def _dispatch(family, backend, device, model):
-    name = _backend.resolve(backend, device, family, model)
-    return _backend.ops_module(family, name)
-
-
 def rollout(model, z0, actions, goal, objective, return_states=False, backend="auto"):
     """Cost [P, N] of each candidate (and states [P, N, T+1, D] with return_states=True)."""
     _, D, A = check_problem(model, z0, goal, (actions, 1))
     obj = resolve_objective(objective, actions.shape[2], D, A, actions.dtype, actions.device)
-    return _dispatch("rollouts", backend, actions.device, model).rollout(
-        model, z0, actions, goal, obj, return_states)
+    name = _backend.resolve(backend, actions.device, model)
+    if name == "torch":
+        return rollouts_naive.rollout(model, z0, actions, goal, obj, return_states)
+    cost, states = _fused.call("rollout", name, actions.dtype, (z0, goal, actions), model, obj,
+                               (bool(return_states),))
+    return (cost, states) if return_states else cost
 
 
 def rollout_grad(model, z0, actions, goal, objective, backend="auto"):
     """(cost [P, N], dC/dactions [P, N, T, A]) in one forward and backward pass."""
     _, D, A = check_problem(model, z0, goal, (actions, 1))
     obj = resolve_objective(objective, actions.shape[2], D, A, actions.dtype, actions.device)
-    return _dispatch("rollouts", backend, actions.device, model).rollout_grad(model, z0, actions, goal, obj)
+    name = _backend.resolve(backend, actions.device, model)
+    if name == "torch":
+        return rollouts_naive.rollout_grad(model, z0, actions, goal, obj)
+    return _fused.call("rollout_grad", name, actions.dtype, (z0, goal, actions), model, obj)
 
 
 def _bound(name, value, A, like):
@@ -103,9 +112,19 @@ def adam_step(actions, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     lo, hi = _bound("lo", lo, A, actions), _bound("hi", hi, A, actions)
     if bool((lo > hi).any()):
         raise ValueError("lo must be <= hi everywhere")
-    module = _dispatch("adam", backend, actions.device, None)
-    return module.adam_step(actions, grad, m, v, step, float(lr), float(beta1), float(beta2),
-                            float(eps), lo, hi, noise)
+    name = _backend.resolve(backend, actions.device)
+    hyper = (int(step), float(lr), float(beta1), float(beta2), float(eps))
+    if name == "torch":
+        return adam_naive.adam_step(actions, grad, m, v, *hyper, lo, hi, noise)
+    _fused.load(name)
+    cdtype = _fused.compute_dtype(name, actions.dtype)
+    state = (actions, m, v) if actions.dtype == cdtype else tuple(t.to(cdtype) for t in (actions, m, v))
+    arg = lambda t: None if t is None else _fused.as_arg(t, cdtype)  # noqa: E731
+    schema.packet("adam_step", name)(state[0], arg(grad), state[1], state[2], *hyper, arg(lo), arg(hi), arg(noise))
+    if state[0] is not actions:  # computed on a copy in the compute dtype: write back
+        for dst, src in zip((actions, m, v), state):
+            dst.copy_(src)
+    return actions
 
 
 def gbp_plan(model, z0, goal, objective, init, iters, lr, optimizer="adam", beta1=0.9,
@@ -114,8 +133,8 @@ def gbp_plan(model, z0, goal, objective, init, iters, lr, optimizer="adam", beta
     _, D, A = check_problem(model, z0, goal, (init, 1), "init")
     _checks.positive_int("iters", iters)
     _checks.finite_float("lr", lr, minimum=0.0, strict=True)
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if optimizer not in schema.OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {schema.OPTIMIZERS}, got {optimizer!r}")
     for name, beta in (("beta1", beta1), ("beta2", beta2)):
         if not 0.0 <= _checks.finite_float(name, beta) < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {beta}")
@@ -123,9 +142,12 @@ def gbp_plan(model, z0, goal, objective, init, iters, lr, optimizer="adam", beta
     _checks.finite_float("noise", noise, minimum=0.0)
     _checks.seed(seed)
     obj = resolve_objective(objective, init.shape[2], D, A, init.dtype, init.device)
-    return _dispatch("gbp", backend, init.device, model).gbp_plan(
-        model, z0, goal, obj, init, iters, float(lr), optimizer, float(beta1), float(beta2),
-        float(eps), float(noise), seed)
+    name = _backend.resolve(backend, init.device, model)
+    hyper = (float(lr), optimizer, float(beta1), float(beta2), float(eps), float(noise), seed)
+    if name == "torch":
+        return gbp_naive.gbp_plan(model, z0, goal, obj, init, iters, *hyper)
+    return _fused.call("gbp_plan", name, init.dtype, (z0, goal, init), model, obj,
+                       (iters, float(lr), schema.OPTIMIZERS.index(optimizer), *hyper[2:]))
 
 
 def _check_sampling(model, z0, goal, mean, std, samples, iters, momentum, seed):
@@ -150,8 +172,11 @@ def cem_plan(model, z0, goal, objective, mean, std, samples, elites, iters, mome
     if elites > samples:
         raise ValueError(f"elites must be <= samples, got elites={elites} > samples={samples}")
     obj = resolve_objective(objective, mean.shape[1], D, A, mean.dtype, mean.device)
-    return _dispatch("sampling", backend, mean.device, model).cem_plan(
-        model, z0, goal, obj, mean, std, samples, elites, iters, float(momentum), seed)
+    name = _backend.resolve(backend, mean.device, model)
+    if name == "torch":
+        return sampling_naive.cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, float(momentum), seed)
+    return _fused.call("cem_plan", name, mean.dtype, (z0, goal, mean, std), model, obj,
+                       (samples, elites, iters, float(momentum), seed))
 
 
 def mppi_plan(model, z0, goal, objective, mean, std, samples, iters, temperature=1.0,
@@ -160,5 +185,8 @@ def mppi_plan(model, z0, goal, objective, mean, std, samples, iters, temperature
     D, A = _check_sampling(model, z0, goal, mean, std, samples, iters, momentum, seed)
     _checks.finite_float("temperature", temperature, minimum=0.0, strict=True)
     obj = resolve_objective(objective, mean.shape[1], D, A, mean.dtype, mean.device)
-    return _dispatch("sampling", backend, mean.device, model).mppi_plan(
-        model, z0, goal, obj, mean, std, samples, iters, float(temperature), float(momentum), seed)
+    name = _backend.resolve(backend, mean.device, model)
+    settings = (samples, iters, float(temperature), float(momentum), seed)
+    if name == "torch":
+        return sampling_naive.mppi_plan(model, z0, goal, obj, mean, std, *settings)
+    return _fused.call("mppi_plan", name, mean.dtype, (z0, goal, mean, std), model, obj, settings)

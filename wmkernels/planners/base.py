@@ -20,8 +20,7 @@ class PlanResult:
 
 
 class Planner:
-    """Base of the planners: subclasses set `family` and implement `_solve`."""
-    family = None
+    """Base of the planners: subclasses implement `_solve`."""
 
     def __init__(self, model, horizon, objective, seed, backend, action_dim=None):
         if isinstance(model, MLPWorldModel):
@@ -57,7 +56,7 @@ class Planner:
             init = init[None] if isinstance(init, torch.Tensor) else init
         check_problem(self.model, z0, goal)
         seed = self.seed if seed is None else _checks.seed(seed)
-        backend = _backend.resolve(self.backend, z0.device, self.family, self.model)
+        backend = _backend.resolve(self.backend, z0.device, self.model)
         start = time.perf_counter()
         actions, cost, history, extra = self._solve(z0, goal, init, seed, backend)
         if z0.device.type == "cuda":

@@ -11,7 +11,6 @@ class GradientPlanner(Planner):
     init for plan(): None (random normal * init_std, clamped), [P, T, A] (becomes
     candidate 0, the others random) or [P, samples, T, A].
     """
-    family = "gbp"
 
     def __init__(self, model, horizon=5, objective=None, iters=100, lr=0.2, samples=1,
                  optimizer="adam", noise=0.003, seed=0, backend="auto", init_std=1.0,

@@ -6,7 +6,6 @@ from .base import Planner
 
 
 class SamplingPlanner(Planner):
-    family = "sampling"
 
     def __init__(self, model, horizon, objective, samples, iters, init_std, momentum, seed,
                  backend, action_dim):

@@ -1,7 +1,8 @@
-"""A whole gradient-based plan in one Triton launch.
+"""A whole gradient-based plan in one Triton launch (op triton_gbp_plan; schema:
+wmkernels/ops/schema.py, maths: docs/maths.md).
 
 Grid: one program per tile of BN candidates of one problem (persistent when the scratch would
-exceed _triton_lib.SCRATCH_BUDGET). Each program runs every iteration for its tile: forward
+exceed settings.SCRATCH_BUDGET). Each program runs every iteration for its tile: forward
 rollout (states and pre-activations to its scratch), backward through time with the projected
 Adam (or SGD) update and the Philox noise fused into the step that produces da_t, and after
 the last iteration a final forward for the returned cost. Actions and Adam moments live in a
@@ -12,8 +13,11 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import _triton_lib as lib
 from ... import _random
+from .. import schema
+from .._triton import packing
+from .._triton.library import implements
+from .._triton.mlp import UPDATE_ADAM, UPDATE_SGD, mlp_backward, mlp_forward
 
 
 @triton.jit
@@ -57,110 +61,81 @@ def _gbp_kernel(
         row0 = p * N + n0
         a_tile = a_ptr + row0 * (T * A)
         for k in range(0, iters):
-            cost = lib.mlp_forward(
-                z0_ptr + p * D, goal_ptr + p * D, a_tile, T * A, A, n_valid,
-                wz_ptr, wa_ptr, wh_ptr, wo_ptr, s_ptr, bh_ptr, bo_ptr, w_ptr, q_ptr, lam,
-                zs, pre, h, final_ptr, 0, 0,
-                T, D, A, DP, AP, HP, L, BN, BD, BA, BH, BKD, BKA, BKH, ACT, SKIP,
-                True, False, PREC)
+            cost = mlp_forward(
+                z0_ptr=z0_ptr + p * D, goal_ptr=goal_ptr + p * D,
+                a_ptr=a_tile, stride_an=T * A, stride_at=A, n_valid=n_valid,
+                wz_ptr=wz_ptr, wa_ptr=wa_ptr, wh_ptr=wh_ptr, wo_ptr=wo_ptr, s_ptr=s_ptr, bh_ptr=bh_ptr,
+                bo_ptr=bo_ptr, w_ptr=w_ptr, q_ptr=q_ptr, lam=lam, zs_ptr=zs, pre_ptr=pre, h_ptr=h,
+                states_ptr=final_ptr, stride_sn=0, stride_st=0,
+                T=T, D=D, A=A, DP=DP, AP=AP, HP=HP, L=L, BN=BN, BD=BD, BA=BA, BH=BH, BKD=BKD, BKA=BKA,
+                BKH=BKH, ACT=ACT, SKIP=SKIP, KEEP_PRE=True, WRITE_STATES=False, PREC=PREC)
             tl.store(hist_ptr + (row0 + rn) * iters + k, cost, mask=rn < n_valid)
             bc1 = tl.load(bc_ptr + 2 * k)
             bc2 = tl.load(bc_ptr + 2 * k + 1)
-            lib.mlp_backward(
-                goal_ptr + p * D, a_tile, T * A, A, n_valid, a_tile,
-                m_ptr + row0 * (T * A), v_ptr + row0 * (T * A),
-                wzT_ptr, waT_ptr, whT_ptr, woT_ptr, sT_ptr, w_ptr, q_ptr, lam,
-                zs, pre, dh, dz,
-                lo_ptr, hi_ptr, lr, beta1, beta2, eps, bc1, bc2, noise, key, k, p.to(tl.int32), n0,
-                T, D, A, DP, AP, HP, L, BN, BD, BA, BH, BKD, BKA, BKH, ACT, SKIP,
-                OPT, NOISE, PREC)
+            mlp_backward(
+                goal_ptr=goal_ptr + p * D, a_ptr=a_tile, stride_an=T * A, stride_at=A, n_valid=n_valid,
+                g_ptr=a_tile, m_ptr=m_ptr + row0 * (T * A), v_ptr=v_ptr + row0 * (T * A),
+                wzT_ptr=wzT_ptr, waT_ptr=waT_ptr, whT_ptr=whT_ptr, woT_ptr=woT_ptr, sT_ptr=sT_ptr,
+                w_ptr=w_ptr, q_ptr=q_ptr, lam=lam, zs_ptr=zs, pre_ptr=pre, dh_ptr=dh, dz_ptr=dz,
+                lo_ptr=lo_ptr, hi_ptr=hi_ptr, lr=lr, beta1=beta1, beta2=beta2, eps=eps, bc1=bc1, bc2=bc2,
+                noise=noise, key=key, step=k, p=p.to(tl.int32), n0=n0,
+                T=T, D=D, A=A, DP=DP, AP=AP, HP=HP, L=L, BN=BN, BD=BD, BA=BA, BH=BH, BKD=BKD, BKA=BKA,
+                BKH=BKH, ACT=ACT, SKIP=SKIP, UPDATE=OPT, NOISE=NOISE, PREC=PREC)
             tl.debug_barrier()
-        cost = lib.mlp_forward(
-            z0_ptr + p * D, goal_ptr + p * D, a_tile, T * A, A, n_valid,
-            wz_ptr, wa_ptr, wh_ptr, wo_ptr, s_ptr, bh_ptr, bo_ptr, w_ptr, q_ptr, lam,
-            zs, pre, h, final_ptr, 0, 0,
-            T, D, A, DP, AP, HP, L, BN, BD, BA, BH, BKD, BKA, BKH, ACT, SKIP,
-            False, False, PREC)
+        cost = mlp_forward(
+            z0_ptr=z0_ptr + p * D, goal_ptr=goal_ptr + p * D,
+            a_ptr=a_tile, stride_an=T * A, stride_at=A, n_valid=n_valid,
+            wz_ptr=wz_ptr, wa_ptr=wa_ptr, wh_ptr=wh_ptr, wo_ptr=wo_ptr, s_ptr=s_ptr, bh_ptr=bh_ptr,
+            bo_ptr=bo_ptr, w_ptr=w_ptr, q_ptr=q_ptr, lam=lam, zs_ptr=zs, pre_ptr=pre, h_ptr=h,
+            states_ptr=final_ptr, stride_sn=0, stride_st=0,
+            T=T, D=D, A=A, DP=DP, AP=AP, HP=HP, L=L, BN=BN, BD=BD, BA=BA, BH=BH, BKD=BKD, BKA=BKA,
+            BKH=BKH, ACT=ACT, SKIP=SKIP, KEEP_PRE=False, WRITE_STATES=False, PREC=PREC)
         tl.store(final_ptr + row0 + rn, cost, mask=rn < n_valid)
         tl.debug_barrier()
 
 
-def gbp_forward(model, z0, goal, obj, init, iters, lr, optimizer, beta1, beta2, eps, noise, seed):
-    """Launcher: returns float32 (actions [P, N, T, A] after the plan, final cost [P, N],
+def gbp_forward(z0, goal, init, model, w, q, lam, lo, hi, iters, lr, optimizer, beta1, beta2, eps, noise,
+                seed):
+    """Launcher on float32 contiguous tensors (`model`: packing.pack_model's dict; w, q:
+    packing.pack_objective's). Returns (actions [P, N, T, A] after the plan, final cost [P, N],
     per-candidate history [P, N, iters])."""
     P, N, T, A = init.shape
     dev = init.device
-    pk = lib.pack_model(model)
-    D = pk["D"]
-    bs = lib.block_sizes(pk, N, "gbp", lib.compute_capability(dev))
-    w, q, lam, lo, hi = lib.pack_objective(obj, pk["DP"], dev)
-    z0f, goalf = lib.as_f32(z0), lib.as_f32(goal)
-    actions = init.to(torch.float32).clone().contiguous()
+    D = model["D"]
+    bs = packing.block_sizes(model, N, "gbp", packing.compute_capability(dev))
+    actions = init.clone()
     m = torch.zeros_like(actions)
     v = torch.zeros_like(actions)
-    hist = lib.alloc((P, N, iters), dev)
-    final = lib.alloc((P, N), dev)
+    hist = packing.alloc((P, N, iters), dev)
+    final = packing.alloc((P, N), dev)
     k = torch.arange(1, iters + 1, dtype=torch.float64)
     bc = torch.stack([1.0 - beta1 ** k, 1.0 - beta2 ** k], dim=1).to(device=dev, dtype=torch.float32)
     tiles_per_problem = triton.cdiv(N, bs["BN"])
     num_tiles = P * tiles_per_problem
-    scr = lib.scratch_layout(pk, bs, T, keep_pre=True)
+    scr = packing.scratch_layout(model, bs, T, keep_pre=True)
     names = ("zs", "pre", "h", "dh", "dz")
-    G = lib.num_programs(num_tiles, 4 * sum(scr.values()), dev)
-    bufs = [lib.alloc((G * scr[n],), dev) for n in names]
-    key = seed + (_random.STREAM_NOISE << 32)
+    G = packing.num_programs(num_tiles, 4 * sum(scr.values()), dev)
+    bufs = {f"{n}_ptr": packing.alloc((G * scr[n],), dev) for n in names}
     _gbp_kernel[(G,)](
-        z0f, goalf, actions, m, v, hist, final, bc,
-        *lib.model_tensors(pk), *lib.model_tensors_t(pk),
-        w, q, lam, lo, hi, *bufs,
-        N, T, D, A, iters, num_tiles, tiles_per_problem,
-        *(scr[n] for n in names),
-        lr, beta1, beta2, eps, noise, key,
-        OPT=lib.UPDATE_ADAM if optimizer == "adam" else lib.UPDATE_SGD, NOISE=noise > 0,
-        **lib.meta(pk, bs, "gbp", G, lib.multiprocessors(dev)))
+        z0_ptr=z0, goal_ptr=goal, a_ptr=actions, m_ptr=m, v_ptr=v, hist_ptr=hist, final_ptr=final, bc_ptr=bc,
+        **packing.forward_weights(model), **packing.backward_weights(model),
+        w_ptr=w, q_ptr=q, lam=lam, lo_ptr=lo, hi_ptr=hi, **bufs,
+        N=N, T=T, D=D, A=A, iters=iters, num_tiles=num_tiles, tiles_per_problem=tiles_per_problem,
+        **{f"scr_{n}": scr[n] for n in names},
+        lr=lr, beta1=beta1, beta2=beta2, eps=eps, noise=noise, key=seed + (_random.STREAM_NOISE << 32),
+        OPT=UPDATE_ADAM if optimizer == "adam" else UPDATE_SGD, NOISE=noise > 0,
+        **packing.meta(model, bs, "gbp"))
     return actions, final, hist
 
 
-def gbp_plan(model, z0, goal, obj, init, iters, lr, optimizer="adam", beta1=0.9, beta2=0.999,
-             eps=1e-8, noise=0.0, seed=0):
-    """(best actions [P, T, A], their final cost [P], history [P, iters]); see naive.gbp_plan."""
-    actions, final, hist = gbp_forward(model, z0, goal, obj, init, iters, lr, optimizer,
-                                       beta1, beta2, eps, noise, seed)
+@implements("gbp_plan")
+def gbp_plan(z0, goal, init, weights, biases, skip, activation, step_weights, state_weights, action_penalty,
+             lo, hi, iters, lr, optimizer, beta1, beta2, eps, noise, seed):
+    """(best actions [P, T, A], their final cost [P], history [P, iters])."""
+    model = packing.pack_model(weights, biases, skip, activation)
+    w, q = packing.pack_objective(step_weights, state_weights, model["DP"])
+    actions, final, hist = gbp_forward(z0, goal, init, model, w, q, action_penalty, lo, hi, iters, lr,
+                                       schema.OPTIMIZERS[optimizer], beta1, beta2, eps, noise, seed)
     best = final.argmin(dim=1)
     rows = torch.arange(actions.shape[0], device=actions.device)
-    dtype = init.dtype
-    return (actions[rows, best].to(dtype), final[rows, best].to(dtype),
-            hist.amin(dim=1).to(dtype))
-
-
-# ------------------------------------------------------------------------------------------------
-# torch.library registration (opaque to torch.compile)
-# ------------------------------------------------------------------------------------------------
-from typing import List, Optional  # noqa: E402
-
-
-@torch.library.custom_op("wmkernels::triton_gbp_plan", mutates_args=())
-def _gbp_plan_op(z0: torch.Tensor, goal: torch.Tensor, init: torch.Tensor,
-                 weights: List[torch.Tensor], biases: List[torch.Tensor], skip: Optional[torch.Tensor],
-                 activation: str, step_weights: torch.Tensor, state_weights: torch.Tensor,
-                 action_penalty: float, lo: torch.Tensor, hi: torch.Tensor, iters: int, lr: float,
-                 optimizer: str, beta1: float, beta2: float, eps: float, noise: float,
-                 seed: int) -> List[torch.Tensor]:
-    """[actions [P, T, A], cost [P], history [P, iters]] of the fused GBP kernel."""
-    model, obj = lib.library_unpack(weights, biases, skip, activation, step_weights, state_weights,
-                                    action_penalty, lo, hi)
-    return list(gbp_plan(model, z0, goal, obj, init, iters, lr, optimizer, beta1, beta2, eps, noise, seed))
-
-
-@_gbp_plan_op.register_fake
-def _(z0, goal, init, weights, biases, skip, activation, step_weights, state_weights, action_penalty,
-      lo, hi, iters, lr, optimizer, beta1, beta2, eps, noise, seed):
-    P, _, T, A = init.shape
-    return [init.new_empty((P, T, A)), init.new_empty((P,)), init.new_empty((P, iters))]
-
-
-def gbp_plan_op(model, z0, goal, obj, init, iters, lr, optimizer="adam", beta1=0.9, beta2=0.999,
-                eps=1e-8, noise=0.0, seed=0):
-    """gbp_plan through torch.ops.wmkernels.triton_gbp_plan (for torch.compile'd callers)."""
-    return tuple(torch.ops.wmkernels.triton_gbp_plan(
-        z0, goal, init, *lib.library_args(model, obj), iters, lr, optimizer, beta1, beta2, eps, noise, seed))
+    return actions[rows, best], final[rows, best], hist.amin(dim=1)

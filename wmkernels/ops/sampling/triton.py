@@ -1,6 +1,7 @@
-"""Whole sampling-based plans (CEM, MPPI) with fused Triton kernels.
+"""Whole sampling-based plans (CEM, MPPI) with fused Triton kernels (ops triton_cem_plan,
+triton_mppi_plan; schema: wmkernels/ops/schema.py, maths: docs/maths.md).
 
-Two paths, the same numbers (see naive.py for the maths):
+Two paths, the same numbers:
 
 - fused (one launch for the whole plan), when there are enough problems to fill the GPU
   (P >= FUSED_MIN_PROBLEMS, default: the number of SMs): one program per problem (persistent
@@ -19,9 +20,12 @@ import torch
 import triton
 import triton.language as tl
 
-from .. import _triton_lib as lib
 from ... import _random
-from ..rollouts import triton as rollouts_triton
+from .._triton import packing, settings
+from .._triton.device import normal_draw
+from .._triton.library import implements
+from .._triton.mlp import mlp_forward
+from ..rollouts.triton import rollout_forward
 
 # Problems from which the whole plan runs in one launch (None: the device's SM count).
 FUSED_MIN_PROBLEMS = None
@@ -38,7 +42,7 @@ def _sample_tile(cand_ptr, mean_ptr, std_ptr, lo_ptr, hi_ptr, key, k, p, s0, TA,
         cc = c0 + rc
         cm = cc < TA
         s = s0 + rn
-        eps = lib.normal_draw(key, k, p, s[:, None] + tl.zeros([BN, BC], dtype=tl.int32),
+        eps = normal_draw(key, k, p, s[:, None] + tl.zeros([BN, BC], dtype=tl.int32),
                               cc[None, :] + tl.zeros([BN, BC], dtype=tl.int32))
         eps = tl.where(s[:, None] == 0, 0.0, eps)
         mu = tl.load(mean_ptr + cc, mask=cm, other=0.0)
@@ -135,24 +139,30 @@ def _sampling_plan_kernel(
         std = std_ptr + p * TA
         for k in range(0, iters):
             for s0 in range(0, S, BN):
-                _sample_tile(cand + s0 * TA, mean, std, lo_ptr, hi_ptr, key, k, pp, s0, TA, A, BN, BC)
+                _sample_tile(cand_ptr=cand + s0 * TA, mean_ptr=mean, std_ptr=std, lo_ptr=lo_ptr, hi_ptr=hi_ptr,
+                    key=key, k=k, p=pp, s0=s0, TA=TA, A=A, BN=BN, BC=BC)
                 tl.debug_barrier()
-                cost = lib.mlp_forward(
-                    z0_ptr + p * D, goal_ptr + p * D, cand + s0 * TA, TA, A, BN,
-                    wz_ptr, wa_ptr, wh_ptr, wo_ptr, s_ptr, bh_ptr, bo_ptr, w_ptr, q_ptr, lam,
-                    zs, h, h, final_ptr, 0, 0,
-                    T, D, A, DP, AP, HP, L, BN, BD, BA, BH, BKD, BKA, BKH, ACT, SKIP,
-                    False, False, PREC)
+                cost = mlp_forward(
+                    z0_ptr=z0_ptr + p * D, goal_ptr=goal_ptr + p * D,
+                    a_ptr=cand + s0 * TA, stride_an=TA, stride_at=A, n_valid=BN,
+                    wz_ptr=wz_ptr, wa_ptr=wa_ptr, wh_ptr=wh_ptr, wo_ptr=wo_ptr, s_ptr=s_ptr, bh_ptr=bh_ptr,
+                    bo_ptr=bo_ptr, w_ptr=w_ptr, q_ptr=q_ptr, lam=lam, zs_ptr=zs, pre_ptr=h, h_ptr=h,
+                    states_ptr=final_ptr, stride_sn=0, stride_st=0,
+                    T=T, D=D, A=A, DP=DP, AP=AP, HP=HP, L=L, BN=BN, BD=BD, BA=BA, BH=BH, BKD=BKD, BKA=BKA,
+                    BKH=BKH, ACT=ACT, SKIP=SKIP, KEEP_PRE=False, WRITE_STATES=False, PREC=PREC)
                 tl.store(costs + s0 + rn, cost)
             tl.debug_barrier()
-            _refit(costs, wgt, cand, mean, std, hist_ptr + p * iters + k, S, E, TA, temperature, momentum,
-                   SP, BN, BC, CEM)
-        cost = lib.mlp_forward(
-            z0_ptr + p * D, goal_ptr + p * D, mean, 0, A, 1,
-            wz_ptr, wa_ptr, wh_ptr, wo_ptr, s_ptr, bh_ptr, bo_ptr, w_ptr, q_ptr, lam,
-            zs, h, h, final_ptr, 0, 0,
-            T, D, A, DP, AP, HP, L, BN, BD, BA, BH, BKD, BKA, BKH, ACT, SKIP,
-            False, False, PREC)
+            _refit(cost_ptr=costs, wgt_ptr=wgt, cand_ptr=cand, mean_ptr=mean, std_ptr=std,
+                hist_ptr=hist_ptr + p * iters + k, S=S, E=E, TA=TA, temperature=temperature, momentum=momentum, SP=SP,
+                BN=BN, BC=BC, CEM=CEM)
+        cost = mlp_forward(
+            z0_ptr=z0_ptr + p * D, goal_ptr=goal_ptr + p * D,
+            a_ptr=mean, stride_an=0, stride_at=A, n_valid=1,
+            wz_ptr=wz_ptr, wa_ptr=wa_ptr, wh_ptr=wh_ptr, wo_ptr=wo_ptr, s_ptr=s_ptr, bh_ptr=bh_ptr,
+            bo_ptr=bo_ptr, w_ptr=w_ptr, q_ptr=q_ptr, lam=lam, zs_ptr=zs, pre_ptr=h, h_ptr=h,
+            states_ptr=final_ptr, stride_sn=0, stride_st=0,
+            T=T, D=D, A=A, DP=DP, AP=AP, HP=HP, L=L, BN=BN, BD=BD, BA=BA, BH=BH, BKD=BKD, BKA=BKA,
+            BKH=BKH, ACT=ACT, SKIP=SKIP, KEEP_PRE=False, WRITE_STATES=False, PREC=PREC)
         tl.store(final_ptr + p + rn, cost, mask=rn < 1)
         tl.debug_barrier()
 
@@ -184,14 +194,17 @@ def _sample_rollout_kernel(
         p = tl.cast(pp, tl.int64)
         s0 = (tile % tiles_per_problem) * BN
         rows = cand_ptr + (p * SP + s0) * TA
-        _sample_tile(rows, mean_ptr + p * TA, std_ptr + p * TA, lo_ptr, hi_ptr, key, k, pp, s0, TA, A, BN, BC)
+        _sample_tile(cand_ptr=rows, mean_ptr=mean_ptr + p * TA, std_ptr=std_ptr + p * TA, lo_ptr=lo_ptr,
+            hi_ptr=hi_ptr, key=key, k=k, p=pp, s0=s0, TA=TA, A=A, BN=BN, BC=BC)
         tl.debug_barrier()
-        cost = lib.mlp_forward(
-            z0_ptr + p * D, goal_ptr + p * D, rows, TA, A, BN,
-            wz_ptr, wa_ptr, wh_ptr, wo_ptr, s_ptr, bh_ptr, bo_ptr, w_ptr, q_ptr, lam,
-            zs, h, h, cost_ptr, 0, 0,
-            T, D, A, DP, AP, HP, L, BN, BD, BA, BH, BKD, BKA, BKH, ACT, SKIP,
-            False, False, PREC)
+        cost = mlp_forward(
+            z0_ptr=z0_ptr + p * D, goal_ptr=goal_ptr + p * D,
+            a_ptr=rows, stride_an=TA, stride_at=A, n_valid=BN,
+            wz_ptr=wz_ptr, wa_ptr=wa_ptr, wh_ptr=wh_ptr, wo_ptr=wo_ptr, s_ptr=s_ptr, bh_ptr=bh_ptr,
+            bo_ptr=bo_ptr, w_ptr=w_ptr, q_ptr=q_ptr, lam=lam, zs_ptr=zs, pre_ptr=h, h_ptr=h,
+            states_ptr=cost_ptr, stride_sn=0, stride_st=0,
+            T=T, D=D, A=A, DP=DP, AP=AP, HP=HP, L=L, BN=BN, BD=BD, BA=BA, BH=BH, BKD=BKD, BKA=BKA,
+            BKH=BKH, ACT=ACT, SKIP=SKIP, KEEP_PRE=False, WRITE_STATES=False, PREC=PREC)
         tl.store(cost_ptr + p * SP + s0 + rn, cost)
         tl.debug_barrier()
 
@@ -203,8 +216,9 @@ def _refit_kernel(cand_ptr, cost_ptr, wgt_ptr, mean_ptr, std_ptr, hist_ptr,
     """Iteration k of the multi-launch path, problem p = program id: _refit of mean/std."""
     p = tl.program_id(0).to(tl.int64)
     TA = T * A
-    _refit(cost_ptr + p * SP, wgt_ptr + p * SP, cand_ptr + p * SP * TA, mean_ptr + p * TA, std_ptr + p * TA,
-           hist_ptr + p * iters + k, S, E, TA, temperature, momentum, SP, BN, BC, CEM)
+    _refit(cost_ptr=cost_ptr + p * SP, wgt_ptr=wgt_ptr + p * SP, cand_ptr=cand_ptr + p * SP * TA,
+        mean_ptr=mean_ptr + p * TA, std_ptr=std_ptr + p * TA, hist_ptr=hist_ptr + p * iters + k, S=S, E=E, TA=TA,
+        temperature=temperature, momentum=momentum, SP=SP, BN=BN, BC=BC, CEM=CEM)
 
 
 def column_block(TA):
@@ -215,134 +229,87 @@ def column_block(TA):
 def _use_fused(P, device):
     threshold = FUSED_MIN_PROBLEMS
     if threshold is None:
-        threshold = lib.multiprocessors(device)
+        threshold = packing.multiprocessors(device)
     return P >= threshold
 
 
-def sampling_forward(model, z0, goal, obj, mean, std, samples, iters, momentum, seed,
+def sampling_forward(z0, goal, mean, std, model, w, q, lam, lo, hi, samples, iters, momentum, seed,
                      elites=1, temperature=1.0, cem=True):
-    """Launcher for both paths; returns float32 (mean [P, T, A], its cost [P], history [P, iters])."""
+    """Launcher for both paths on float32 contiguous tensors (`model`: packing.pack_model's
+    dict; w, q: packing.pack_objective's); returns (mean [P, T, A], its cost [P],
+    history [P, iters])."""
     P, T, A = mean.shape
     dev = mean.device
     S = samples
-    pk = lib.pack_model(model)
-    D = pk["D"]
-    bs = lib.block_sizes(pk, S)
-    SP = lib.pad_dim(S)
+    D = model["D"]
+    bs = packing.block_sizes(model, S)
+    SP = packing.pad_dim(S)
     TA = T * A
     BC = column_block(TA)
-    w, q, lam, lo, hi = lib.pack_objective(obj, pk["DP"], dev)
-    z0f, goalf = lib.as_f32(z0), lib.as_f32(goal)
-    mean_w = mean.to(torch.float32).clone().contiguous()
-    std_w = std.to(torch.float32).clone().contiguous()
-    hist = lib.alloc((P, iters), dev)
+    mean_w = mean.clone()
+    std_w = std.clone()
+    hist = packing.alloc((P, iters), dev)
     key = seed + (_random.STREAM_SAMPLE << 32)
-    scr = lib.scratch_layout(pk, bs, T, keep_pre=False)
-    sampling_meta = dict(SP=SP, BC=BC, **lib.meta(pk, bs, "sampling_plan"))
+    scr = packing.scratch_layout(model, bs, T, keep_pre=False)
+    weights = packing.forward_weights(model)
+    objective = dict(w_ptr=w, q_ptr=q, lam=lam, lo_ptr=lo, hi_ptr=hi)
     if _use_fused(P, dev):
-        final = lib.alloc((P,), dev)
+        final = packing.alloc((P,), dev)
         per_program = SP * TA + 2 * SP + scr["zs"] + scr["h"]
-        G = lib.num_programs(P, 4 * per_program, dev)
-        cand = lib.alloc((G * SP * TA,), dev)
-        costs = lib.alloc((G * SP,), dev)
-        wgt = lib.alloc((G * SP,), dev)
-        zs = lib.alloc((G * scr["zs"],), dev)
-        h = lib.alloc((G * scr["h"],), dev)
+        G = packing.num_programs(P, 4 * per_program, dev)
         _sampling_plan_kernel[(G,)](
-            z0f, goalf, mean_w, std_w, hist, final, *lib.model_tensors(pk),
-            w, q, lam, lo, hi, cand, costs, wgt, zs, h,
-            P, S, elites, T, D, A, iters, key, temperature, momentum,
-            SP * TA, scr["zs"], scr["h"], CEM=cem, **sampling_meta)
+            z0_ptr=z0, goal_ptr=goal, mean_ptr=mean_w, std_ptr=std_w, hist_ptr=hist, final_ptr=final,
+            **weights, **objective,
+            cand_ptr=packing.alloc((G * SP * TA,), dev), cost_ptr=packing.alloc((G * SP,), dev),
+            wgt_ptr=packing.alloc((G * SP,), dev), zs_ptr=packing.alloc((G * scr["zs"],), dev),
+            h_ptr=packing.alloc((G * scr["h"],), dev),
+            P=P, S=S, E=elites, T=T, D=D, A=A, iters=iters, key=key, temperature=temperature, momentum=momentum,
+            scr_cand=SP * TA, scr_zs=scr["zs"], scr_h=scr["h"],
+            SP=SP, BC=BC, CEM=cem, **packing.meta(model, bs, "sampling_plan"))
         return mean_w, final, hist
-    cand = lib.alloc((P * SP * TA,), dev)
-    costs = lib.alloc((P * SP,), dev)
-    wgt = lib.alloc((P * SP,), dev)
+    cand = packing.alloc((P * SP * TA,), dev)
+    costs = packing.alloc((P * SP,), dev)
+    wgt = packing.alloc((P * SP,), dev)
     tiles_per_problem = triton.cdiv(S, bs["BN"])   # tiles wholly past S are never sampled
     num_tiles = P * tiles_per_problem
-    G = lib.num_programs(num_tiles, 4 * (scr["zs"] + scr["h"]), dev)
-    zs = lib.alloc((G * scr["zs"],), dev)
-    h = lib.alloc((G * scr["h"],), dev)
+    G = packing.num_programs(num_tiles, 4 * (scr["zs"] + scr["h"]), dev)
+    zs = packing.alloc((G * scr["zs"],), dev)
+    h = packing.alloc((G * scr["h"],), dev)
     for k in range(iters):
         _sample_rollout_kernel[(G,)](
-            z0f, goalf, mean_w, std_w, cand, costs, *lib.model_tensors(pk),
-            w, q, lam, lo, hi, zs, h,
-            T, D, A, k, key, num_tiles, tiles_per_problem, scr["zs"], scr["h"],
-            SP=SP, BC=BC, **lib.meta(pk, bs, "sample_rollout"))
+            z0_ptr=z0, goal_ptr=goal, mean_ptr=mean_w, std_ptr=std_w, cand_ptr=cand, cost_ptr=costs,
+            **weights, **objective, zs_ptr=zs, h_ptr=h,
+            T=T, D=D, A=A, k=k, key=key, num_tiles=num_tiles, tiles_per_problem=tiles_per_problem,
+            scr_zs=scr["zs"], scr_h=scr["h"],
+            SP=SP, BC=BC, **packing.meta(model, bs, "sample_rollout"))
         _refit_kernel[(P,)](
-            cand, costs, wgt, mean_w, std_w, hist, S, elites, T, A, k, iters, temperature, momentum,
-            SP=SP, BN=bs["BN"], BC=BC, CEM=cem, **lib.LAUNCH["refit"])
-    final, _, _ = rollouts_triton.rollout_forward(model, z0, mean_w[:, None], goal, obj)
+            cand_ptr=cand, cost_ptr=costs, wgt_ptr=wgt, mean_ptr=mean_w, std_ptr=std_w, hist_ptr=hist,
+            S=S, E=elites, T=T, A=A, k=k, iters=iters, temperature=temperature, momentum=momentum,
+            SP=SP, BN=bs["BN"], BC=BC, CEM=cem, **settings.LAUNCH["refit"])
+    final, _, _ = rollout_forward(z0, goal, mean_w[:, None], model, w, q, lam)
     return mean_w, final[:, 0], hist
 
 
-def cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, momentum=0.0, seed=0):
-    """(mean [P, T, A], its cost [P], mean elite cost history [P, iters]); see naive.cem_plan."""
-    out = sampling_forward(model, z0, goal, obj, mean, std, samples, iters, momentum, seed,
-                           elites=elites, cem=True)
-    return tuple(t.to(mean.dtype) for t in out)
+def _plan(z0, goal, mean, std, weights, biases, skip, activation, step_weights, state_weights, action_penalty,
+          lo, hi, **settings_):
+    model = packing.pack_model(weights, biases, skip, activation)
+    w, q = packing.pack_objective(step_weights, state_weights, model["DP"])
+    return sampling_forward(z0, goal, mean, std, model, w, q, action_penalty, lo, hi, **settings_)
 
 
-def mppi_plan(model, z0, goal, obj, mean, std, samples, iters, temperature=1.0, momentum=0.0, seed=0):
-    """(mean [P, T, A], its cost [P], softmax-weighted cost history [P, iters]); see naive.mppi_plan."""
-    out = sampling_forward(model, z0, goal, obj, mean, std, samples, iters, momentum, seed,
-                           temperature=temperature, cem=False)
-    return tuple(t.to(mean.dtype) for t in out)
+@implements("cem_plan")
+def cem_plan(z0, goal, mean, std, weights, biases, skip, activation, step_weights, state_weights,
+             action_penalty, lo, hi, samples, elites, iters, momentum, seed):
+    """(mean [P, T, A], its cost [P], mean elite cost history [P, iters])."""
+    return _plan(z0, goal, mean, std, weights, biases, skip, activation, step_weights, state_weights,
+                 action_penalty, lo, hi, samples=samples, iters=iters, momentum=momentum, seed=seed,
+                 elites=elites, cem=True)
 
 
-# ------------------------------------------------------------------------------------------------
-# torch.library registration (opaque to torch.compile)
-# ------------------------------------------------------------------------------------------------
-from typing import List, Optional  # noqa: E402
-
-
-def _plan_fake(mean, iters):
-    P = mean.shape[0]
-    return [torch.empty_like(mean), mean.new_empty((P,)), mean.new_empty((P, iters))]
-
-
-@torch.library.custom_op("wmkernels::triton_cem_plan", mutates_args=())
-def _cem_plan_op(z0: torch.Tensor, goal: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-                 weights: List[torch.Tensor], biases: List[torch.Tensor], skip: Optional[torch.Tensor],
-                 activation: str, step_weights: torch.Tensor, state_weights: torch.Tensor,
-                 action_penalty: float, lo: torch.Tensor, hi: torch.Tensor, samples: int, elites: int,
-                 iters: int, momentum: float, seed: int) -> List[torch.Tensor]:
-    """[mean [P, T, A], cost [P], history [P, iters]] of the fused CEM kernels."""
-    model, obj = lib.library_unpack(weights, biases, skip, activation, step_weights, state_weights,
-                                    action_penalty, lo, hi)
-    return list(cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, momentum, seed))
-
-
-@_cem_plan_op.register_fake
-def _(z0, goal, mean, std, weights, biases, skip, activation, step_weights, state_weights,
-      action_penalty, lo, hi, samples, elites, iters, momentum, seed):
-    return _plan_fake(mean, iters)
-
-
-@torch.library.custom_op("wmkernels::triton_mppi_plan", mutates_args=())
-def _mppi_plan_op(z0: torch.Tensor, goal: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
-                  weights: List[torch.Tensor], biases: List[torch.Tensor], skip: Optional[torch.Tensor],
-                  activation: str, step_weights: torch.Tensor, state_weights: torch.Tensor,
-                  action_penalty: float, lo: torch.Tensor, hi: torch.Tensor, samples: int, iters: int,
-                  temperature: float, momentum: float, seed: int) -> List[torch.Tensor]:
-    """[mean [P, T, A], cost [P], history [P, iters]] of the fused MPPI kernels."""
-    model, obj = lib.library_unpack(weights, biases, skip, activation, step_weights, state_weights,
-                                    action_penalty, lo, hi)
-    return list(mppi_plan(model, z0, goal, obj, mean, std, samples, iters, temperature, momentum, seed))
-
-
-@_mppi_plan_op.register_fake
-def _(z0, goal, mean, std, weights, biases, skip, activation, step_weights, state_weights,
-      action_penalty, lo, hi, samples, iters, temperature, momentum, seed):
-    return _plan_fake(mean, iters)
-
-
-def cem_plan_op(model, z0, goal, obj, mean, std, samples, elites, iters, momentum=0.0, seed=0):
-    """cem_plan through torch.ops.wmkernels.triton_cem_plan (for torch.compile'd callers)."""
-    return tuple(torch.ops.wmkernels.triton_cem_plan(
-        z0, goal, mean, std, *lib.library_args(model, obj), samples, elites, iters, momentum, seed))
-
-
-def mppi_plan_op(model, z0, goal, obj, mean, std, samples, iters, temperature=1.0, momentum=0.0, seed=0):
-    """mppi_plan through torch.ops.wmkernels.triton_mppi_plan (for torch.compile'd callers)."""
-    return tuple(torch.ops.wmkernels.triton_mppi_plan(
-        z0, goal, mean, std, *lib.library_args(model, obj), samples, iters, temperature, momentum, seed))
+@implements("mppi_plan")
+def mppi_plan(z0, goal, mean, std, weights, biases, skip, activation, step_weights, state_weights,
+              action_penalty, lo, hi, samples, iters, temperature, momentum, seed):
+    """(mean [P, T, A], its cost [P], softmax-weighted cost history [P, iters])."""
+    return _plan(z0, goal, mean, std, weights, biases, skip, activation, step_weights, state_weights,
+                 action_penalty, lo, hi, samples=samples, iters=iters, momentum=momentum, seed=seed,
+                 temperature=temperature, cem=False)
