@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import wmkernels as wmk
-from helpers import random_model, random_problem, rel_err
+from helpers import available_backends, fused_backends, random_model, random_problem, rel_err
 from wmkernels import _backend
 from wmkernels.ops import _fused, schema
 
@@ -68,6 +68,42 @@ def test_ops_pass_the_schema_and_fake_tensor_checks(fused, device):
     assert set(cases) == set(schema.OPS)
     for op, args in cases.items():
         torch.library.opcheck(schema.packet(op, backend), args, test_utils=("test_schema", "test_faketensor"))
+
+
+def _reference_grad(model, z0, actions, goal, obj, weights):
+    """d sum(weights * cost) / d actions through the torch backend's autograd in float64."""
+    a = actions.double().requires_grad_(True)
+    cost = wmk.ops.rollout(model.to(dtype=torch.float64), z0.double(), a, goal.double(),
+                           wmk.Objective("all", base=0.5, action_penalty=0.1), backend="torch")
+    (cost * weights.double()).sum().backward()
+    return a.grad
+
+
+@pytest.mark.parametrize("backend", available_backends())
+def test_rollout_cost_backward_is_the_rollout_gradient(backend, device):
+    model, z0, actions, goal, _ = _setup(device)
+    obj = wmk.Objective("all", base=0.5, action_penalty=0.1)
+    weights = torch.rand(actions.shape[:2], generator=torch.Generator().manual_seed(0)).to(device)
+    a = actions.clone().requires_grad_(True)
+    (wmk.ops.rollout_cost(model, z0, a, goal, obj, backend=backend) * weights).sum().backward()
+    assert rel_err(a.grad, _reference_grad(model, z0, actions, goal, obj, weights)) < TOL32
+
+
+@pytest.mark.parametrize("backend", fused_backends())
+def test_torch_compile_keeps_the_fused_ops_opaque(backend, device):
+    model, z0, actions, goal, _ = _setup(device)
+    obj = wmk.Objective("all", base=0.5, action_penalty=0.1)
+    weights = torch.rand(actions.shape[:2], generator=torch.Generator().manual_seed(0)).to(device)
+
+    def loss(a):
+        return (wmk.ops.rollout_cost(model, z0, a, goal, obj, backend=backend) * weights).sum()
+
+    compiled = torch.compile(loss, backend="aot_eager")
+    a = actions.clone().requires_grad_(True)
+    value = compiled(a)
+    value.backward()
+    assert rel_err(a.grad, _reference_grad(model, z0, actions, goal, obj, weights)) < TOL32
+    assert abs(value.item() - loss(actions).item()) <= 1e-5 * abs(value.item())
 
 
 def _strided(t):

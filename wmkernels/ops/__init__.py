@@ -16,8 +16,9 @@ from .adam import naive as adam_naive
 from .gbp import naive as gbp_naive
 from .rollouts import naive as rollouts_naive
 from .sampling import naive as sampling_naive
+from .differentiable import rollout_cost
 
-__all__ = ["rollout", "rollout_grad", "adam_step", "gbp_plan", "cem_plan", "mppi_plan"]
+__all__ = ["rollout", "rollout_grad", "rollout_cost", "adam_step", "gbp_plan", "cem_plan", "mppi_plan"]
 
 
 def _model_meta(model, z0):
