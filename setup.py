@@ -3,8 +3,8 @@
     pip install --no-build-isolation -e .          # development install
     python -m build --wheel --no-isolation         # a wheel: 0.1.0+cputorch2.13, 0.1.0+cu130torch2.11
 
-Build parameters live in wmkernels/_build.py (shared with the JIT build); see DESIGN.md
-section 10 for WMK_NO_EXTENSION, WMK_FORCE_CUDA, WMK_CUDA_ARCHS / TORCH_CUDA_ARCH_LIST and MAX_JOBS.
+Build parameters live in wmkernels/_build.py (shared with the JIT build); see docs/build.md
+for WMK_NO_EXTENSION, WMK_FORCE_CUDA, WMK_CUDA_ARCHS / TORCH_CUDA_ARCH_LIST and MAX_JOBS.
 """
 import importlib.util
 import re

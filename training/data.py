@@ -48,8 +48,8 @@ DEFAULT_SIZES = {"PointMaze": (1000, 100), "Wall": (1920, 50), "PushT": (500, 20
 """(episodes, length) that collect in under two minutes each on 2 CPU cores."""
 
 PAPER_SIZES = {"PointMaze": (2000, 100), "Wall": (1920, 50), "PushT": (18500, 200), "Pusher": (2000, 100)}
-"""PAPER.md's dataset sizes. PushT's demos have length 100-300 (we use 200); Pusher is not in
-the paper and gets PointMaze's size. Envs not listed use (100, 100) and (2000, 100)."""
+"""The paper's dataset sizes (docs/training.md). PushT's demos have length 100-300 (we use 200);
+Pusher is not in the paper and gets PointMaze's size. Envs not listed use (100, 100) and (2000, 100)."""
 
 DEFAULT_POLICY = {"PushT": "expert"}
 """Policy used when none is given: ``random`` for envs not listed."""
@@ -249,7 +249,7 @@ def main(argv=None) -> None:
     c.add_argument("--policy", choices=POLICIES, help="default: expert for PushT, random otherwise")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", required=True, help="output .npz path")
-    c.add_argument("--paper-size", action="store_true", help="use PAPER.md's dataset sizes")
+    c.add_argument("--paper-size", action="store_true", help="use the paper's dataset sizes (docs/training.md)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(run=_collect_command)
     r = commands.add_parser("render", help="save one episode as a GIF (or a PNG strip if --out ends in .png)")

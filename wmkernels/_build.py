@@ -1,6 +1,6 @@
 """Build parameters of the C++/CUDA extension: the one source for setup.py and the JIT build.
 
-What gets built (DESIGN.md section 10):
+What gets built (docs/build.md, "What gets built"):
 
 - the CPU extension always, unless WMK_NO_EXTENSION=1;
 - the CUDA kernels as well where torch is a CUDA build and nvcc is found

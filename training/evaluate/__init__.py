@@ -1,4 +1,4 @@
-"""Evaluate trained world models by planning with them in the real environments (PAPER.md Table 1).
+"""Evaluate trained world models by planning with them in the real environments (docs/training.md).
 
 Per env, ``tasks`` seeded (start, goal) pairs; every model plans all of them, batched, with every
 planner (GD, Adam, CEM, MPPI) open-loop and with MPC, blind to the env's success signal; ``score``

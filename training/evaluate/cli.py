@@ -1,4 +1,4 @@
-"""Evaluate trained world models by planning with them in the real environments (PAPER.md Table 1).
+"""Evaluate trained world models by planning with them in the real environments (docs/training.md).
 
     python -m training.evaluate --env Wall --model models/wall-offline.wmk --planner adam cem --mode mpc
     python -m training.evaluate --env all --models-dir models --tasks 50 --out eval/results
