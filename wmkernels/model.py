@@ -5,24 +5,12 @@
     h_l     = act(h_{l-1} W_l + b_l)
     z_{t+1} = z_t S + h_L W_o + b_o             # S: identity (skip=None), or any [D, D]
 """
-import json
-import struct
-import zlib
-from pathlib import Path
-
 import torch
 
-from . import activations
+from . import activations, model_file
+from .model_file import ModelFileError
 
 MAX_HIDDEN_LAYERS = 4
-_MAGIC = b"WMK1"
-_FORMAT_VERSION = 1
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16,
-           "float32": torch.float32, "float64": torch.float64}
-
-
-class ModelFileError(ValueError):
-    """A model file that is not a valid wmkernels model (corrupt, truncated, wrong format)."""
 
 
 class WorldModelModule(torch.nn.Module):
@@ -172,58 +160,16 @@ class MLPWorldModel:
         return named
 
     def save(self, path) -> None:
-        """Write the model: b"WMK1", header length (uint64 LE), JSON header, raw LE tensor bytes.
-
-        The header holds the activation, dtype, each tensor's name, shape and byte range,
-        and a CRC32 of the payload. Loading never unpickles anything."""
-        dtype_name = str(self.dtype).replace("torch.", "")
-        entries, chunks, offset = [], [], 0
-        for name, t in self._named_tensors():
-            data = t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
-            entries.append({"name": name, "shape": list(t.shape), "offset": offset, "nbytes": len(data)})
-            chunks.append(data)
-            offset += len(data)
-        payload = b"".join(chunks)
-        header = json.dumps({"format": "wmkernels.MLPWorldModel", "version": _FORMAT_VERSION,
-                             "activation": self.activation, "dtype": dtype_name,
-                             "tensors": entries, "payload_bytes": len(payload),
-                             "crc32": zlib.crc32(payload)}).encode()
-        Path(path).write_bytes(_MAGIC + struct.pack("<Q", len(header)) + header + payload)
+        """Write the model to path in the wmkernels model format (see wmkernels.model_file)."""
+        model_file.write(path, self.activation, self._named_tensors())
 
     @classmethod
     def load(cls, path, device=None) -> "MLPWorldModel":
         """Read a model written by save(); raises ModelFileError on any corruption."""
-        blob = Path(path).read_bytes()
-        if blob[:4] != _MAGIC:
-            raise ModelFileError(f"{path} is not a wmkernels model file (bad magic bytes)")
-        if len(blob) < 12:
-            raise ModelFileError(f"{path} is truncated (no header length)")
-        (header_len,) = struct.unpack("<Q", blob[4:12])
-        if 12 + header_len > len(blob):
-            raise ModelFileError(f"{path} is truncated (header of {header_len} bytes does not fit)")
+        activation, weights, biases, skip = model_file.read(path, device)
         try:
-            header = json.loads(blob[12:12 + header_len])
-            payload = blob[12 + header_len:]
-            if header.get("format") != "wmkernels.MLPWorldModel" or header.get("version") != _FORMAT_VERSION:
-                raise ModelFileError(f"{path}: unsupported format or version "
-                                     f"{header.get('format')!r} v{header.get('version')!r}")
-            if len(payload) != header["payload_bytes"]:
-                raise ModelFileError(f"{path} is truncated: payload has {len(payload)} bytes, "
-                                     f"header says {header['payload_bytes']}")
-            if zlib.crc32(payload) != header["crc32"]:
-                raise ModelFileError(f"{path} is corrupt: payload checksum mismatch")
-            dtype = _DTYPES[header["dtype"]]
-            tensors = {}
-            for e in header["tensors"]:
-                raw = bytearray(payload[e["offset"]:e["offset"] + e["nbytes"]])
-                tensors[e["name"]] = torch.frombuffer(raw, dtype=dtype).reshape(e["shape"]).to(device)
-            count = sum(1 for name in tensors if name.startswith("weights."))
-            weights = [tensors[f"weights.{l}"] for l in range(count)]
-            biases = [tensors[f"biases.{l}"] for l in range(count)]
-            return cls(weights, biases, header["activation"], tensors.get("skip"))
-        except ModelFileError:
-            raise
-        except (ValueError, KeyError, TypeError, RuntimeError) as err:
+            return cls(weights, biases, activation, skip)
+        except (ValueError, TypeError) as err:
             raise ModelFileError(f"{path} is not a valid wmkernels model: {err}") from err
 
 
