@@ -13,9 +13,10 @@ import torch
 
 import wmkernels
 
+from ..config import METHODS
 from ..data import make_name
 from .evaluation import evaluate
-from .models import METHODS, find_models, ship
+from .models import find_models, ship
 from .report import write_report
 from .settings import ENV_SPECS, MODES, PLANNERS, env_spec, parse_overrides
 
