@@ -34,9 +34,10 @@ class MLPWorldModel:
 
     weights: [W_1 [D+A, H_1], ..., W_L [H_{L-1}, H_L], W_o [H_L, D]]; biases match.
     skip: None (identity, residual), or a [D, D] tensor (zeros for no skip).
+    metadata: a dict of str -> JSON values saved with the model (see model_file.check_metadata).
     """
 
-    def __init__(self, weights, biases, activation: str = "relu", skip=None):
+    def __init__(self, weights, biases, activation: str = "relu", skip=None, metadata=None):
         weights, biases = list(weights), list(biases)
         if not 2 <= len(weights) <= MAX_HIDDEN_LAYERS + 1:
             raise ValueError(f"weights must hold 2 to {MAX_HIDDEN_LAYERS + 1} matrices "
@@ -67,6 +68,7 @@ class MLPWorldModel:
         self.biases = [b.contiguous() for b in biases]
         self.activation = activation
         self.skip = None if skip is None else skip.contiguous()
+        self.metadata = {} if metadata is None else model_file.check_metadata(metadata)
 
     # shapes -----------------------------------------------------------------
     @property
@@ -108,7 +110,7 @@ class MLPWorldModel:
     def to(self, device=None, dtype=None) -> "MLPWorldModel":
         move = lambda t: t.to(device=device, dtype=dtype)
         return MLPWorldModel([move(w) for w in self.weights], [move(b) for b in self.biases],
-                             self.activation, None if self.skip is None else move(self.skip))
+                             self.activation, None if self.skip is None else move(self.skip), self.metadata)
 
     # conversion -------------------------------------------------------------
     @classmethod
@@ -160,17 +162,21 @@ class MLPWorldModel:
         return named
 
     def save(self, path) -> None:
-        """Write the model to path in the wmkernels model format (see wmkernels.model_file)."""
-        model_file.write(path, self.activation, self._named_tensors())
+        """Write the model and its metadata to path (a path or a binary file object) in the
+        version 2 model file format (see wmkernels.model_file)."""
+        model_file.write(path, self.activation, self._named_tensors(), self.metadata)
 
     @classmethod
-    def load(cls, path, device=None) -> "MLPWorldModel":
-        """Read a model written by save(); raises ModelFileError on any corruption."""
-        activation, weights, biases, skip = model_file.read(path, device)
+    def load(cls, path, device=None, *, max_bytes: int = model_file.DEFAULT_MAX_BYTES) -> "MLPWorldModel":
+        """Read a model file of version 1 or 2 (a path or a binary file object) of at most
+        max_bytes bytes; raises ModelFileError on anything else. Tensors go to device."""
+        contents = model_file.read(path, max_bytes=max_bytes)
+        move = lambda t: None if t is None else t.to(device)
         try:
-            return cls(weights, biases, activation, skip)
+            return cls([move(w) for w in contents.weights], [move(b) for b in contents.biases],
+                       contents.activation, move(contents.skip), contents.metadata)
         except (ValueError, TypeError) as err:
-            raise ModelFileError(f"{path} is not a valid wmkernels model: {err}") from err
+            raise ModelFileError(f"{contents.name} holds an invalid model: {err}") from err
 
 
 def linear_world_model(S: torch.Tensor, B: torch.Tensor, offset: float = 10.0) -> MLPWorldModel:
@@ -196,6 +202,8 @@ def _check_param(name: str, t, ndim: int, like) -> None:
                         f"{t.dtype if isinstance(t, torch.Tensor) else type(t).__name__}")
     if t.dim() != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {list(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {list(t.shape)}")
     if t.dtype != like.dtype or t.device != like.device:
         raise ValueError(f"{name} is {t.dtype} on {t.device}, but weights[0] is {like.dtype} on {like.device}")
     if not bool(torch.isfinite(t).all()):
