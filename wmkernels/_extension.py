@@ -18,8 +18,9 @@ def _load():
     with _lock:
         if os.environ.get("WMK_NO_EXTENSION") == "1":
             return None, "WMK_NO_EXTENSION=1 disables the C++ extension"
+        from . import _prebuilt  # a wheel checks the torch beside it first
         try:
-            module = importlib.import_module("wmkernels._C")
+            module = _prebuilt.import_prebuilt()
             module.__wmk_source__ = "prebuilt"
             _register_fakes()
             return module, None
