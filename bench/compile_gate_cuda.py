@@ -5,10 +5,13 @@ static shared memory per kernel. Spills in a plan kernel (gbp/cem/mppi: names co
 
     python bench/compile_gate_cuda.py [--archs 80,90] [--out bench/results/cuda_compile_gate.md]
 
+--archs takes any spelling of wmkernels/_archs.py ("80,90", "sm_80;sm_90", "8.0;9.0a").
+
 Exit status: 0 passed, 1 failed, 2 skipped (no nvcc).
 """
 import argparse
 import concurrent.futures
+import importlib.util
 import os
 import re
 import shutil
@@ -20,6 +23,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
 SKIPPED = 2
+
+
+def _load_archs():
+    """wmkernels/_archs.py, by path: the package's one architecture parser, without torch."""
+    spec = importlib.util.spec_from_file_location("wmkernels_archs", ROOT / "wmkernels" / "_archs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_archs = _load_archs()
+
+
+def parse_archs(raw: str):
+    """SM numbers ("80", "90a") of an architecture list; raises ValueError on an unreadable one."""
+    return [_archs.sm_name(a) for a in _archs.parse(raw)]
+
 
 _ENTRY = re.compile(r"Compiling entry function '([^']+)' for '(sm_\d+a?)'")
 _STACK = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
@@ -124,11 +144,15 @@ def run(archs, out_path=None, verbose=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archs", default="80,90", help="comma-separated SM versions (default 80,90)")
+    parser.add_argument("--archs", default="80,90", help="SM versions, e.g. 80,90 or sm_90 or 9.0a (default 80,90)")
     parser.add_argument("--out", default=None, help="also write the table to this markdown file")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the full ptxas logs")
     args = parser.parse_args(argv)
-    status, _ = run([a.strip() for a in args.archs.split(",") if a.strip()], args.out, args.verbose)
+    try:
+        archs = parse_archs(args.archs)
+    except ValueError as err:
+        parser.error(str(err))
+    status, _ = run(archs, args.out, args.verbose)
     return status
 
 

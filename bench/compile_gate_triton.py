@@ -1,7 +1,7 @@
 """GPU compile gate for the Triton kernels, runnable on a machine without a GPU.
 
 Compiles every kernel ahead of time (triton.compile(ASTSource(...), target=GPUTarget(...)))
-at the configurations the standard workloads use (DESIGN.md section 9), for sm_80 and sm_90,
+at the configurations the standard workloads use (docs/benchmarks.md), for sm_80 and sm_90,
 reads registers, spills (local memory) and shared memory of each cubin with the cuobjdump that
 triton ships, prints a table, and exits non-zero on any spill or failed compile.
 

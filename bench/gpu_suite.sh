@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, in one device call (about 7 minutes on an H100, 9 at most): build the extension against
+# The GPU check, in one device call (durations: bench/results/history.md): build the extension against
 # the torch installed there, run every kernel test on the GPU, run the benchmark suite.
 # Everything lands in $OUT (8 files at most):
 #   env.txt build.log tests.txt tests_cuda.txt bench.log results.csv <device>.md <device>.png

@@ -1,4 +1,4 @@
-"""The standard benchmark workloads (DESIGN.md section 9), named so results compare across runs."""
+"""The standard benchmark workloads (docs/benchmarks.md), named so results compare across runs."""
 from dataclasses import dataclass
 
 import torch

@@ -2,7 +2,7 @@
 // and the calls into the plain-CUDA launchers (cuda/launch.h). Compiled only in a CUDA build.
 // The CUDA kernels compute in float32: float64 inputs are cast down and the results back.
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>  // at::cuda::getCurrentCUDAStream; no cuBLAS/cuSPARSE headers needed
 #include <c10/cuda/CUDAGuard.h>
 
 #include <cmath>

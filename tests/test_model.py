@@ -77,6 +77,7 @@ def _params(D=4, A=2, H=8):
     (lambda w, b: ([w[0].double(), w[1]], b), r"biases\[0\] is torch.float32 on cpu, but weights\[0\] is torch.float64"),
     (lambda w, b: ([w[0], w[1] * float("nan")], b), r"weights\[1\] contains NaN"),
     (lambda w, b: ([torch.randn(4, 8), w[1]], b), "A >= 1"),
+    (lambda w, b: ([torch.randn(6, 0), torch.randn(0, 4)], [torch.randn(0), b[1]]), r"weights\[0\] must not be empty"),
     (lambda w, b: (w * 3, b * 3), "weights must hold"),
 ])
 def test_bad_parameters_name_the_argument(mutate, match):

@@ -1,4 +1,16 @@
-"""Training layer for wmkernels: environments, datasets and (later) training.
+"""Training layer for wmkernels: environments, datasets, world-model training and evaluation.
+
+    envs         simulators (PointMaze, Wall, PushT, Pusher, gym:<id>)
+    policies     data collection policies
+    data         trajectory files, training windows and their normalisation
+    models       trainable world models and their export to ``wmkernels.MLPWorldModel``
+    synthesis    AWM perturbations, OWM corrections and their replay cache
+    config       ``TrainConfig``, its checks and config files
+    trainer      ``Trainer``: one training run
+    train        ``python -m training.train``
+    distributed  torchrun's process group as the trainer uses it
+    devices      torch devices by name
+    evaluate     planning with trained models in the environments
 
 Run from the repository root; this package is not part of the wheel.
 """

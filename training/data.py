@@ -21,6 +21,10 @@ starting at env step ``t0`` (``t0 = 0, stride, 2 stride, ...`` with
 - ``next[i]    = states[e, t0 + (i+1) k]``, the state k env steps after
   ``history[i]`` (so ``next[i] == history[i+1]`` for ``i < H-1``).
 
+Training works on whole windows of ``num_hist + window`` frames (``windows_of``), split into
+teacher-forcing transitions (``transitions``), in units normalised by the training episodes'
+statistics (``make_normalizer``).
+
 CLI::
 
     python -m training.data collect --env PointMaze --out data/pointmaze.npz
@@ -40,6 +44,7 @@ import torch
 from tqdm import tqdm
 
 from .envs import make
+from .models import Normalizer
 from .policies import POLICIES, make_policy
 
 FORMAT_VERSION = 1
@@ -48,8 +53,8 @@ DEFAULT_SIZES = {"PointMaze": (1000, 100), "Wall": (1920, 50), "PushT": (500, 20
 """(episodes, length) that collect in under two minutes each on 2 CPU cores."""
 
 PAPER_SIZES = {"PointMaze": (2000, 100), "Wall": (1920, 50), "PushT": (18500, 200), "Pusher": (2000, 100)}
-"""PAPER.md's dataset sizes. PushT's demos have length 100-300 (we use 200); Pusher is not in
-the paper and gets PointMaze's size. Envs not listed use (100, 100) and (2000, 100)."""
+"""The paper's dataset sizes (docs/training.md). PushT's demos have length 100-300 (we use 200);
+Pusher is not in the paper and gets PointMaze's size. Envs not listed use (100, 100) and (2000, 100)."""
 
 DEFAULT_POLICY = {"PushT": "expert"}
 """Policy used when none is given: ``random`` for envs not listed."""
@@ -205,6 +210,42 @@ def compute_stats(data, frameskip: int | None = None) -> dict[str, torch.Tensor]
     return {"state_mean": state_mean, "state_std": state_std, "action_mean": action_mean, "action_std": action_std}
 
 
+def windows_of(data: Trajectories, episodes, frames: int, frameskip: int, stride: int):
+    """Raw float32 (frames [W, frames, S], actions [W, frames-1, k A]) of every window with
+    ``frames`` frames at ``frameskip`` (this module's alignment, num_hist = frames - 1)."""
+    index = TrajectoryDataset(data, frames - 1, frameskip, stride, episodes).index
+    e, t0 = index[:, 0:1], index[:, 1:2]
+    k, N = frameskip, frames - 1
+    states = data.states[e, t0 + k * np.arange(N + 1)]
+    actions = data.actions[e, t0 + np.arange(N * k)].reshape(len(index), N, -1)
+    return torch.from_numpy(states.astype(np.float32)), torch.from_numpy(actions.astype(np.float32))
+
+
+def make_normalizer(data: Trajectories, episodes, frameskip: int, num_hist: int) -> Normalizer:
+    """Statistics of the given episodes: states, planner actions, and the frame change over frameskip."""
+    subset = Trajectories(data.states[episodes], data.actions[episodes], data.metadata)
+    stats = compute_stats(subset, frameskip)
+    change = (subset.states[:, frameskip:] - subset.states[:, :-frameskip]).reshape(-1, subset.states.shape[-1])
+    delta_std = change.std(0)
+    delta_std[delta_std < 1e-6] = 1.0
+    return Normalizer(stats["state_mean"], stats["state_std"], stats["action_mean"], stats["action_std"],
+                      torch.tensor(change.mean(0), dtype=torch.float32),
+                      torch.tensor(delta_std, dtype=torch.float32), num_hist)
+
+
+def transitions(frames: torch.Tensor, actions: torch.Tensor, num_hist: int):
+    """Teacher-forcing pairs of windows (frames [B, N+1, S], actions [B, N, kA]):
+    z [B T, H S], a [B T, kA], target [B T, S] for the T = N - H + 1 transitions."""
+    B, N1, S = frames.shape
+    H = num_hist
+    T = N1 - H
+    z = frames[:, :N1 - 1].unfold(1, H, 1)              # [B, T, S, H]
+    z = z.permute(0, 1, 3, 2).reshape(B * T, H * S)
+    a = actions[:, H - 1:].reshape(B * T, actions.shape[-1])
+    target = frames[:, H:].reshape(B * T, S)
+    return z, a, target
+
+
 def _collect_command(args) -> None:
     table = PAPER_SIZES if args.paper_size else DEFAULT_SIZES
     env_name = make_name(args.env)
@@ -249,7 +290,7 @@ def main(argv=None) -> None:
     c.add_argument("--policy", choices=POLICIES, help="default: expert for PushT, random otherwise")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", required=True, help="output .npz path")
-    c.add_argument("--paper-size", action="store_true", help="use PAPER.md's dataset sizes")
+    c.add_argument("--paper-size", action="store_true", help="use the paper's dataset sizes (docs/training.md)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(run=_collect_command)
     r = commands.add_parser("render", help="save one episode as a GIF (or a PNG strip if --out ends in .png)")

@@ -1,4 +1,4 @@
-"""Train-time data synthesis (PAPER.md): Adversarial World Modeling (AWM) and Online World
+"""Train-time data synthesis (docs/training.md): Adversarial World Modeling (AWM) and Online World
 Modeling (OWM). Both work on any torch world model ``forward(z, a) -> z_next``.
 
 AWM (``AdversarialPerturbation``)

@@ -4,7 +4,8 @@ Importing this package loads neither triton nor the C++ extension; backends load
 """
 from . import ops
 from ._backend import BackendUnavailable
-from .model import MLPWorldModel, ModelFileError, WorldModelModule, linear_world_model
+from .model import MLPWorldModel, WorldModelModule, linear_world_model
+from .model_file import ModelFileError
 from .objective import Objective
 from .planners import MPC, CEMPlanner, GradientPlanner, MPPIPlanner, PlanResult
 from ._info import info

@@ -8,7 +8,6 @@ cache folder (wmkernels/_build.py) where a compiler is present and WMK_NO_JIT is
 else unavailable, with the reasons. The first request for a cpp/cuda op pays for this.
 """
 import functools
-import importlib
 import os
 import threading
 
@@ -23,9 +22,10 @@ def _load():
     with _lock:
         if os.environ.get("WMK_NO_EXTENSION") == "1":
             return None, "WMK_NO_EXTENSION=1 disables the C++ extension"
+        from . import _prebuilt  # a wheel checks the torch beside it first
         try:
             schema.define()
-            module = importlib.import_module("wmkernels._C")
+            module = _prebuilt.import_prebuilt()
             module.__wmk_source__ = "prebuilt"
             return module, None
         except ImportError as err:

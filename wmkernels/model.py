@@ -5,24 +5,12 @@
     h_l     = act(h_{l-1} W_l + b_l)
     z_{t+1} = z_t S + h_L W_o + b_o             # S: identity (skip=None), or any [D, D]
 """
-import json
-import struct
-import zlib
-from pathlib import Path
-
 import torch
 
-from . import activations
+from . import activations, model_file
+from .model_file import ModelFileError
 
 MAX_HIDDEN_LAYERS = 4
-_MAGIC = b"WMK1"
-_FORMAT_VERSION = 1
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16,
-           "float32": torch.float32, "float64": torch.float64}
-
-
-class ModelFileError(ValueError):
-    """A model file that is not a valid wmkernels model (corrupt, truncated, wrong format)."""
 
 
 class WorldModelModule(torch.nn.Module):
@@ -46,9 +34,10 @@ class MLPWorldModel:
 
     weights: [W_1 [D+A, H_1], ..., W_L [H_{L-1}, H_L], W_o [H_L, D]]; biases match.
     skip: None (identity, residual), or a [D, D] tensor (zeros for no skip).
+    metadata: a dict of str -> JSON values saved with the model (see model_file.check_metadata).
     """
 
-    def __init__(self, weights, biases, activation: str = "relu", skip=None):
+    def __init__(self, weights, biases, activation: str = "relu", skip=None, metadata=None):
         weights, biases = list(weights), list(biases)
         if not 2 <= len(weights) <= MAX_HIDDEN_LAYERS + 1:
             raise ValueError(f"weights must hold 2 to {MAX_HIDDEN_LAYERS + 1} matrices "
@@ -79,6 +68,7 @@ class MLPWorldModel:
         self.biases = [b.contiguous() for b in biases]
         self.activation = activation
         self.skip = None if skip is None else skip.contiguous()
+        self.metadata = {} if metadata is None else model_file.check_metadata(metadata)
 
     # shapes -----------------------------------------------------------------
     @property
@@ -120,7 +110,7 @@ class MLPWorldModel:
     def to(self, device=None, dtype=None) -> "MLPWorldModel":
         move = lambda t: t.to(device=device, dtype=dtype)
         return MLPWorldModel([move(w) for w in self.weights], [move(b) for b in self.biases],
-                             self.activation, None if self.skip is None else move(self.skip))
+                             self.activation, None if self.skip is None else move(self.skip), self.metadata)
 
     # conversion -------------------------------------------------------------
     @classmethod
@@ -172,59 +162,21 @@ class MLPWorldModel:
         return named
 
     def save(self, path) -> None:
-        """Write the model: b"WMK1", header length (uint64 LE), JSON header, raw LE tensor bytes.
-
-        The header holds the activation, dtype, each tensor's name, shape and byte range,
-        and a CRC32 of the payload. Loading never unpickles anything."""
-        dtype_name = str(self.dtype).replace("torch.", "")
-        entries, chunks, offset = [], [], 0
-        for name, t in self._named_tensors():
-            data = t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
-            entries.append({"name": name, "shape": list(t.shape), "offset": offset, "nbytes": len(data)})
-            chunks.append(data)
-            offset += len(data)
-        payload = b"".join(chunks)
-        header = json.dumps({"format": "wmkernels.MLPWorldModel", "version": _FORMAT_VERSION,
-                             "activation": self.activation, "dtype": dtype_name,
-                             "tensors": entries, "payload_bytes": len(payload),
-                             "crc32": zlib.crc32(payload)}).encode()
-        Path(path).write_bytes(_MAGIC + struct.pack("<Q", len(header)) + header + payload)
+        """Write the model and its metadata to path (a path or a binary file object) in the
+        version 2 model file format (see wmkernels.model_file)."""
+        model_file.write(path, self.activation, self._named_tensors(), self.metadata)
 
     @classmethod
-    def load(cls, path, device=None) -> "MLPWorldModel":
-        """Read a model written by save(); raises ModelFileError on any corruption."""
-        blob = Path(path).read_bytes()
-        if blob[:4] != _MAGIC:
-            raise ModelFileError(f"{path} is not a wmkernels model file (bad magic bytes)")
-        if len(blob) < 12:
-            raise ModelFileError(f"{path} is truncated (no header length)")
-        (header_len,) = struct.unpack("<Q", blob[4:12])
-        if 12 + header_len > len(blob):
-            raise ModelFileError(f"{path} is truncated (header of {header_len} bytes does not fit)")
+    def load(cls, path, device=None, *, max_bytes: int = model_file.DEFAULT_MAX_BYTES) -> "MLPWorldModel":
+        """Read a model file of version 1 or 2 (a path or a binary file object) of at most
+        max_bytes bytes; raises ModelFileError on anything else. Tensors go to device."""
+        contents = model_file.read(path, max_bytes=max_bytes)
+        move = lambda t: None if t is None else t.to(device)
         try:
-            header = json.loads(blob[12:12 + header_len])
-            payload = blob[12 + header_len:]
-            if header.get("format") != "wmkernels.MLPWorldModel" or header.get("version") != _FORMAT_VERSION:
-                raise ModelFileError(f"{path}: unsupported format or version "
-                                     f"{header.get('format')!r} v{header.get('version')!r}")
-            if len(payload) != header["payload_bytes"]:
-                raise ModelFileError(f"{path} is truncated: payload has {len(payload)} bytes, "
-                                     f"header says {header['payload_bytes']}")
-            if zlib.crc32(payload) != header["crc32"]:
-                raise ModelFileError(f"{path} is corrupt: payload checksum mismatch")
-            dtype = _DTYPES[header["dtype"]]
-            tensors = {}
-            for e in header["tensors"]:
-                raw = bytearray(payload[e["offset"]:e["offset"] + e["nbytes"]])
-                tensors[e["name"]] = torch.frombuffer(raw, dtype=dtype).reshape(e["shape"]).to(device)
-            count = sum(1 for name in tensors if name.startswith("weights."))
-            weights = [tensors[f"weights.{l}"] for l in range(count)]
-            biases = [tensors[f"biases.{l}"] for l in range(count)]
-            return cls(weights, biases, header["activation"], tensors.get("skip"))
-        except ModelFileError:
-            raise
-        except (ValueError, KeyError, TypeError, RuntimeError) as err:
-            raise ModelFileError(f"{path} is not a valid wmkernels model: {err}") from err
+            return cls([move(w) for w in contents.weights], [move(b) for b in contents.biases],
+                       contents.activation, move(contents.skip), contents.metadata)
+        except (ValueError, TypeError) as err:
+            raise ModelFileError(f"{contents.name} holds an invalid model: {err}") from err
 
 
 def linear_world_model(S: torch.Tensor, B: torch.Tensor, offset: float = 10.0) -> MLPWorldModel:
@@ -250,6 +202,8 @@ def _check_param(name: str, t, ndim: int, like) -> None:
                         f"{t.dtype if isinstance(t, torch.Tensor) else type(t).__name__}")
     if t.dim() != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {list(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {list(t.shape)}")
     if t.dtype != like.dtype or t.device != like.device:
         raise ValueError(f"{name} is {t.dtype} on {t.device}, but weights[0] is {like.dtype} on {like.device}")
     if not bool(torch.isfinite(t).all()):

@@ -8,10 +8,9 @@ from env_cases import BUILTIN
 pytest.importorskip("mujoco")
 
 import wmkernels  # noqa: E402
-from training.data import collect  # noqa: E402
+from training.data import collect, make_normalizer, transitions, windows_of  # noqa: E402
 from training.models import FrameTransformer, RawUnits, ResidualMLP, export_mlp  # noqa: E402
 from training.synthesis import AdversarialPerturbation, OnlineWorldModeling, ReplayCache  # noqa: E402
-from training.train import make_normalizer, transitions, windows_of  # noqa: E402
 
 
 def _batch(seed=0, B=64, D=6, A=4):

@@ -1,5 +1,5 @@
-"""Training (training/train.py): loss goes down on every env, export equals the module, DDP equals
-one process, resume equals an uninterrupted run, bad configs name their field."""
+"""Training (training/trainer.py, config.py, train.py): loss goes down on every env, export equals the
+module, DDP equals one process, resume equals an uninterrupted run, bad configs name their field."""
 import json
 import os
 import socket
@@ -17,7 +17,9 @@ pytest.importorskip("mujoco")
 import wmkernels  # noqa: E402
 from training.data import collect  # noqa: E402
 from training.models import Normalizer, RawUnits, ResidualMLP, export_mlp, shift_matrix  # noqa: E402
-from training.train import ConfigError, TrainConfig, Trainer, load_trained, main, make_config  # noqa: E402
+from training.config import ConfigError, make_config  # noqa: E402
+from training.train import main  # noqa: E402
+from training.trainer import Trainer, load_trained  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = dict(widths=[64, 64], batch=32, epochs=4, lr=3e-3, window=3, stride=1, progress=False,

@@ -1,4 +1,4 @@
-"""Evaluate trained world models by planning with them in the real environments (PAPER.md Table 1).
+"""Evaluate trained world models by planning with them in the real environments (docs/training.md).
 
     python -m training.evaluate --env Wall --model models/wall-offline.wmk --planner adam cem --mode mpc
     python -m training.evaluate --env all --models-dir models --tasks 50 --out eval/results
@@ -13,9 +13,10 @@ import torch
 
 import wmkernels
 
+from ..config import METHODS
 from ..data import make_name
 from .evaluation import evaluate
-from .models import METHODS, find_models, ship
+from .models import find_models, ship
 from .report import write_report
 from .settings import ENV_SPECS, MODES, PLANNERS, env_spec, parse_overrides
 

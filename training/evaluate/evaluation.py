@@ -12,6 +12,7 @@ from tqdm import tqdm
 from wmkernels._info import chip_name
 
 from ..data import make_name
+from ..devices import resolve_device
 from .episodes import make_envs, make_objective, make_tasks, run_episodes, score
 from .errors import EvaluationError
 from .models import load_model
@@ -23,14 +24,6 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({chip_name(device)})"
     return f"cpu ({chip_name(device)}, {torch.get_num_threads()} threads)"
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise EvaluationError(f"device {name!r} asked for but torch sees no CUDA device")
-    return torch.device(name)
 
 
 def result_row(env_name, loaded, planner, mode, settings, steps, episodes, success, device) -> dict:
@@ -56,7 +49,7 @@ def evaluate(env_name: str, model_paths, planners=PLANNERS, modes=MODES, tasks: 
         check_choice("mode", m, MODES)
     if tasks < 1:
         raise EvaluationError(f"tasks must be >= 1, got {tasks}")
-    device = resolve_device(device)
+    device = resolve_device(device, "device", EvaluationError)
     envs = make_envs(name, tasks)
     starts, goals = make_tasks(envs[0], tasks, seed)
     models = [load_model(p, envs[0], device) for p in model_paths]

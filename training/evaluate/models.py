@@ -18,10 +18,9 @@ import torch
 
 import wmkernels
 
+from ..config import METHODS
 from ..data import make_name
 from .errors import EvaluationError
-
-METHODS = ("offline", "online", "adversarial")
 
 
 @dataclass

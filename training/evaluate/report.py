@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ..config import METHODS
 from .errors import EvaluationError
-from .models import METHODS
 from .settings import ENV_SPECS, MODES, PLANNERS
 
 PLANNER_LABELS = {"gd": "GD", "adam": "Adam", "cem": "CEM", "mppi": "MPPI"}

@@ -1,4 +1,4 @@
-"""Env specs and planner settings (PAPER.md "Planners at test time").
+"""Env specs and planner settings (docs/training.md, "Planner settings of the evaluation").
 
 Goal dims (``ENV_SPECS``): the state dims the env's ``is_success`` reads: PointMaze and Wall xy;
 PushT agent xy, block xy and block angle; Pusher the object xy.
@@ -99,7 +99,7 @@ class MPPISettings:
 
 
 def default_settings(planner: str, mode: str, env_name: str):
-    """PAPER.md's settings for ``planner`` in ``mode`` on ``env_name``."""
+    """The paper's settings (docs/training.md) for ``planner`` in ``mode`` on ``env_name``."""
     check_choice("planner", planner, PLANNERS)
     check_choice("mode", mode, MODES)
     iters = env_spec(env_name).sampling_iters
