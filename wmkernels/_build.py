@@ -202,9 +202,10 @@ def sources(with_cuda: bool):
     return [str(CSRC / name) for name in names]
 
 
-def headers():
-    """Every header under csrc/ (the extension's `depends`: rebuilds and the sdist need them)."""
-    return sorted(str(p) for p in CSRC.rglob("*") if p.suffix in (".h", ".cuh"))
+def csrc_files():
+    """Every file under csrc/: the extensions' `depends`, so that a header change rebuilds and
+    an sdist holds the CUDA sources too, wherever it was made."""
+    return sorted(str(p) for p in CSRC.rglob("*") if p.is_file())
 
 
 def flags(with_cuda: bool):
@@ -262,7 +263,7 @@ def setup_config(base_version: str) -> dict:
     set_max_jobs(with_cuda)
     cxx, nvcc, archs = flags(with_cuda)
     generated = write_build_info(ROOT / "build" / "wmk_generated", "setup.py", with_cuda, cxx, nvcc, archs)
-    depends = [os.path.relpath(h, ROOT) for h in headers()]
+    depends = [os.path.relpath(f, ROOT) for f in csrc_files()]
     rel = [os.path.relpath(s, ROOT) for s in sources(with_cuda)]
     config = {"version": f"{base_version}+{local_version(with_cuda, archs)}", "install_requires": requirements(True),
               "cmdclass": {"build_ext": BuildExtension.with_options(no_python_abi_suffix=False)}}
