@@ -1,7 +1,8 @@
 """Environments for training and evaluating world models, behind one interface (``Env``).
 
 ``make(name, **kw)`` builds one: ``PointMaze``, ``PushT``, ``Wall``, ``Pusher``,
-or ``gym:<id>`` for any gymnasium MuJoCo env (e.g. ``gym:Hopper-v5``). MuJoCo renders
+or ``gym:<id>`` for any gymnasium MuJoCo env (e.g. ``gym:Hopper-v5``; its tasks and
+success test: ``mujoco_env.GymMujocoEnv``, ``success``). MuJoCo renders
 through EGL unless ``MUJOCO_GL`` is set; without a working OpenGL, ``render``
 draws a top-down picture from the state instead.
 """

@@ -15,15 +15,16 @@ import numpy as np
 class Env(abc.ABC):
     """A task with an exactly settable state, a task sampler and a success test.
 
-    Subclasses set ``name``, ``state_dim``, ``action_dim``, ``frameskip``,
-    ``action_low`` and ``action_high`` (each ``[action_dim]``) and implement
-    the abstract methods. The next state is a function of the current state
-    and the env action alone, so ``set_state`` followed by ``step`` replays
-    a recorded trajectory exactly.
+    Subclasses set ``name``, ``state_dim``, ``state_names`` (one per state
+    dim), ``action_dim``, ``frameskip``, ``action_low`` and ``action_high``
+    (each ``[action_dim]``) and implement the abstract methods. The next
+    state is a function of the current state and the env action alone, so
+    ``set_state`` followed by ``step`` replays a recorded trajectory exactly.
     """
 
     name: str
     state_dim: int
+    state_names: tuple
     action_dim: int
     frameskip: int
     action_low: np.ndarray

@@ -18,6 +18,7 @@ import numpy as np
 
 from .mujoco_env import GymMujocoEnv
 from .render import TopDownCanvas
+from .success import Success
 
 SUCCESS_DISTANCE = 0.05
 MIN_PUSH_DISTANCE = 0.17
@@ -31,6 +32,7 @@ class Pusher(GymMujocoEnv):
     def __init__(self, frameskip: int = 5, seed: int | None = None):
         super().__init__("Pusher-v5", frameskip=frameskip, seed=seed)
         self.name = "Pusher"
+        self._success = Success((OBJECT.start, OBJECT.start + 1), SUCCESS_DISTANCE)
 
     def _sample_spot(self, rng: np.random.Generator) -> np.ndarray:
         return np.array([rng.uniform(-0.3, 0.0), rng.uniform(-0.2, 0.2)])
@@ -50,10 +52,6 @@ class Pusher(GymMujocoEnv):
         goal[OBJECT] = start[TARGET]
         goal[self.model.nq :] = 0.0
         return start, goal
-
-    def is_success(self, state, goal) -> bool:
-        error = np.asarray(state)[OBJECT] - np.asarray(goal)[OBJECT]
-        return bool(np.linalg.norm(error) < SUCCESS_DISTANCE)
 
     def _camera(self):
         camera = super()._camera()

@@ -45,6 +45,9 @@ class PushT(Env):
 
     name = "PushT"
     state_dim = 10
+    state_names = ("agent_x", "agent_y", "block_x", "block_y", "block_angle",
+                   "agent_vx", "agent_vy", "block_vx", "block_vy", "block_angular_velocity")
+    unwrap_dims = (4,)
     action_dim = 2
 
     def __init__(self, frameskip: int = 5, seed: int | None = None, expert_noise: float = 0.1):
