@@ -14,7 +14,7 @@ from pathlib import Path
 
 from wmkernels import _checks, activations
 
-from .data import make_name
+from .data import file_stem, make_name
 from .models import ARCHITECTURES
 
 METHODS = ("offline", "online", "adversarial")
@@ -48,7 +48,7 @@ class TrainConfig:
     out: str | None = None             # output folder (default runs/<env>-<method>)
     # data
     data: str | None = None            # trajectory .npz; None: collect into <out>/data.npz
-    episodes: int | None = None        # when collecting (default: DEFAULT_SIZES)
+    episodes: int | None = None        # when collecting (default: data.default_size)
     length: int | None = None
     policy: str | None = None          # collection policy (default: training.data's)
     val_fraction: float = 0.1          # share of episodes held out
@@ -90,7 +90,8 @@ class TrainConfig:
     owm_backend: str = "auto"
     owm_capacity: int | None = None    # max entries per replay bucket (None: unbounded)
     # run
-    resume: bool = False
+    resume: bool = False               # continue the run in <out> from its checkpoint
+    overwrite: bool = False            # replace the run in <out> (without it, an existing run is refused)
     save_every: int = 1
     progress: bool = True
 
@@ -115,9 +116,11 @@ class TrainConfig:
             self._fail("heads", f"must divide d_model={self.d_model}")
         for name, bounds in NUMBER_BOUNDS:
             self._check(name, _checks.finite_float, **bounds)
-        for name in ("resume", "progress"):
+        for name in ("resume", "overwrite", "progress"):
             if not isinstance(getattr(self, name), bool):
                 self._fail(name, "must be true or false")
+        if self.resume and self.overwrite:
+            self._fail("overwrite", "cannot be combined with resume: resume continues the run, overwrite replaces it")
         return self
 
     def _fail(self, name: str, why: str):
@@ -136,7 +139,7 @@ class TrainConfig:
 
     @property
     def out_dir(self) -> Path:
-        return Path(self.out or f"runs/{make_name(self.env).replace(':', '_')}-{self.method}")
+        return Path(self.out or f"runs/{file_stem(make_name(self.env))}-{self.method}")
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}

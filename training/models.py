@@ -164,8 +164,10 @@ class RawUnits(nn.Module):
 
 
 @torch.no_grad()
-def export_mlp(module: ResidualMLP, normalizer: Normalizer, dtype=torch.float32) -> wmkernels.MLPWorldModel:
-    """The ``MLPWorldModel`` in raw units computing ``RawUnits(module, normalizer)``.
+def export_mlp(module: ResidualMLP, normalizer: Normalizer, dtype=torch.float32,
+               metadata: dict | None = None) -> wmkernels.MLPWorldModel:
+    """The ``MLPWorldModel`` in raw units computing ``RawUnits(module, normalizer)``, carrying
+    ``metadata`` (``training.model_info``).
 
     Folding (x @ W convention; mu, sigma = the stacked input statistics)::
 
@@ -199,7 +201,7 @@ def export_mlp(module: ResidualMLP, normalizer: Normalizer, dtype=torch.float32)
     bo[-S:] = biases[-1] * out_scale + out_bias
     weights[-1], biases[-1] = wo, bo
     skip = None if H == 1 else shift_matrix(S, H, torch.float64)
-    model = wmkernels.MLPWorldModel(weights, biases, module.activation, skip)
+    model = wmkernels.MLPWorldModel(weights, biases, module.activation, skip, metadata)
     return model.to(dtype=dtype)
 
 

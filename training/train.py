@@ -6,7 +6,9 @@
 
 Every field of ``training.config.TrainConfig`` is a flag (``owm_every``: ``--owm-every``; a bool
 ``progress``: ``--progress`` / ``--no-progress``); ``--config`` reads them from a JSON (or YAML)
-file first. What a run does and writes in ``<out>``: ``training.trainer``.
+file first. What a run does and writes in ``<out>`` (default ``runs/<env>-<method>``, the env name
+made safe for a file name): ``training.trainer``. A folder that already holds a run is refused
+unless ``--resume`` continues it or ``--overwrite`` replaces it.
 
 CPU threads. ``--threads`` sets torch's thread count; on a machine shared with other jobs
 ``--threads 1`` avoids thread oversubscription (2 threads on a loaded 2-core machine ran up to
@@ -21,7 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from .config import TrainConfig, load_config_file, make_config
+from .config import ConfigError, TrainConfig, load_config_file, make_config
 from .distributed import process_group
 from .trainer import Trainer, training_device
 
@@ -70,4 +72,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ConfigError as err:
+        raise SystemExit(f"error: {err}") from None

@@ -2,7 +2,7 @@
 ``adversarial`` (AWM) updates; ``python -m training.train`` runs it from the command line.
 
 Data. ``cfg.data`` (``python -m training.data collect``) or, without it, a dataset of
-``episodes`` x ``length`` (default: ``training.data.DEFAULT_SIZES``) collected once into
+``episodes`` x ``length`` (default: ``training.data.default_size``) collected once into
 ``<out>/data.npz``. The last ``val_fraction`` of the episodes are held out. Training windows
 hold ``num_hist + window`` frames at ``frameskip`` (``training.data``'s alignment): ``window``
 consecutive transitions, each seeing the ``num_hist`` frames up to its own. Each window is also
@@ -20,14 +20,17 @@ FGSM-perturbed batch only (``training.synthesis.AdversarialPerturbation``). onli
 and replayed in the simulator; the corrected windows enter a replay cache bucket; batch i of
 every later epoch does one extra update per cached entry in bucket i.
 
-Outputs in ``<out>``: ``log.csv`` (epoch, step, train_loss, val_loss, cache_entries,
-owm_dropped: rank 0's OWM windows whose start state the env refused, seconds, cpu_seconds of this
-process), ``config.json``, ``checkpoint.pt`` (model, optimizer, epoch, replay caches, RNG state;
-``torch.save`` of tensors and plain containers, loaded with ``weights_only=True``; ``resume``
-continues from it), ``model.pt`` (trained module, normaliser and config; ``load_trained``), and
-for ``arch=mlp`` ``model.wmk``: the ``wmkernels.MLPWorldModel`` with normalisation folded in (raw
-state and raw planner action in, raw next state out). With ``num_hist`` > 1 the state is the
-stacked history (oldest frame first) and the export's skip is the frame shift matrix.
+Outputs in ``<out>`` (a folder holding a run is refused unless ``resume`` continues it or
+``overwrite`` replaces it): ``log.csv`` (epoch, step, train_loss, val_loss, cache_entries,
+owm_dropped: rank 0's OWM windows whose start state the env refused since the process started,
+seconds, cpu_seconds of this process), ``config.json`` (with the frameskip used),
+``checkpoint.pt`` (model, optimizer, epoch, replay caches, RNG state; ``torch.save`` of tensors
+and plain containers, loaded with ``weights_only=True``; ``resume`` continues from it),
+``model.pt`` (trained module, normaliser and config; ``load_trained``), and for ``arch=mlp``
+``model.wmk``: the ``wmkernels.MLPWorldModel`` with normalisation folded in (raw state and raw
+planner action in, raw next state out), carrying its metadata (``training.model_info``). With
+``num_hist`` > 1 the state is the stacked history (oldest frame first) and the export's skip is
+the frame shift matrix. Rank 0 prints the folder, one line per epoch and the files written.
 
 Distributed. In torchrun's process group (``training.distributed``) each global batch of
 ``batch`` windows is split across ranks; gradients are averaged by DDP with per-rank weights that
@@ -46,17 +49,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .config import ConfigError, TrainConfig
-from .data import DEFAULT_SIZES, Trajectories, collect, make_name, make_normalizer, transitions, windows_of
+from .data import Trajectories, collect, default_size, make_name, make_normalizer, transitions, windows_of
 from .devices import resolve_device
 from .distributed import all_reduce_sum, barrier, gather_objects, local_device, rank_and_world
+from .model_info import model_metadata
 from .models import Normalizer, RawUnits, build_model, export_mlp
+from .progress import progress
 from .synthesis import AdversarialPerturbation, OnlineWorldModeling, ReplayCache
 
 CHECKPOINT_VERSION = 1
 LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "cache_entries", "owm_dropped", "seconds", "cpu_seconds")
+RUN_FILES = ("log.csv", "checkpoint.pt", "model.pt", "model.wmk", "config.json")
+"""What a run writes into its folder (besides a collected ``data.npz``); ``--overwrite`` removes them."""
 
 
 def training_device(name: str) -> torch.device:
@@ -75,6 +81,7 @@ class Trainer:
             raise ConfigError(f"config field 'batch': must be divisible by the number of processes "
                               f"({self.world}) (got {cfg.batch})")
         self.out = cfg.out_dir
+        self._check_out_dir()
         self.env_name = make_name(cfg.env)
         self.data = self._load_data()
         meta = self.data.metadata
@@ -122,16 +129,20 @@ class Trainer:
         self.cache = ReplayCache(cfg.owm_capacity)
         self.owm = None
         if cfg.method == "online":
-            from .envs import make
-            kwargs = dict(meta.get("env_kwargs") or {})
-            if self.k != int(meta["frameskip"]):
-                kwargs["frameskip"] = self.k
-            self.owm = OnlineWorldModeling(make(meta["env"], **kwargs), cfg.num_hist, self.norm.state_std,
+            self.owm = OnlineWorldModeling(self._make_env(), cfg.num_hist, self.norm.state_std,
                                            cfg.owm_iters, cfg.owm_lr, cfg.owm_noise, cfg.owm_init_std,
                                            cfg.owm_backend)
         self.epoch = 0
         self.step = 0
         self.history = []
+
+    def _check_out_dir(self) -> None:
+        """Refuse a folder that holds a run unless ``resume`` or ``overwrite`` says what to do with it."""
+        found = [name for name in RUN_FILES if (self.out / name).exists()]
+        if found and not (self.cfg.resume or self.cfg.overwrite):
+            raise ConfigError(f"config field 'out': {self.out} already holds a training run ({', '.join(found)}); "
+                              f"pass --resume to continue it, --overwrite to replace it, or another --out")
+        barrier()  # every rank has looked before rank 0 writes anything
 
     # data ---------------------------------------------------------------------
     def _load_data(self) -> Trajectories:
@@ -141,7 +152,7 @@ class Trainer:
                 raise ConfigError(f"config field 'data': no such file {cfg.data!r}")
             return Trajectories.load(cfg.data)
         path = self.out / "data.npz"
-        episodes, length = DEFAULT_SIZES.get(self.env_name, (100, 100))
+        episodes, length = default_size(self.env_name)
         episodes, length = cfg.episodes or episodes, cfg.length or length
         if self.rank == 0 and not path.exists():
             self.out.mkdir(parents=True, exist_ok=True)
@@ -220,8 +231,8 @@ class Trainer:
         self.module.train()
         batches = self._batches(epoch)
         total = torch.zeros(2, dtype=torch.float64)
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress or self.rank != 0,
-                   leave=False, unit="batch")
+        bar = progress(batches, f"epoch {epoch + 1}/{cfg.epochs}", cfg.progress and self.rank == 0,
+                       unit="batch", leave=False)
         for i, batch in enumerate(bar):
             chunks = batch.tensor_split(self.world)
             start = sum(len(c) for c in chunks[:self.rank])
@@ -292,14 +303,40 @@ class Trainer:
         self.cache.load_state_dict(state["caches"][self.rank])
         self.epoch, self.step, self.history = state["epoch"], state["step"], list(state["history"])
 
+    def saved_config(self) -> dict:
+        """The config as ``config.json`` holds it: with the frameskip the run used."""
+        return dataclasses.asdict(dataclasses.replace(self.cfg, frameskip=self.k))
+
+    def metadata(self) -> dict:
+        """The model's metadata (``training.model_info``): env, state layout, frameskip, action
+        bounds, normalisation, success spec and config."""
+        env = self._make_env()
+        try:
+            return model_metadata(env, self._env_kwargs(), self.saved_config(), self.norm, self.k)
+        finally:
+            env.close()
+
+    def _env_kwargs(self) -> dict:
+        """The env's arguments: the data's, with this run's frameskip."""
+        kwargs = dict(self.data.metadata.get("env_kwargs") or {})
+        if self.k != int(self.data.metadata["frameskip"]):
+            kwargs["frameskip"] = self.k
+        return kwargs
+
+    def _make_env(self):
+        from .envs import make
+
+        return make(self.data.metadata["env"], **self._env_kwargs())
+
     def save_outputs(self):
+        """``model.pt`` and, for the MLP, ``model.wmk`` carrying its metadata."""
         if self.rank != 0:
             return
-        torch.save({"config": dataclasses.asdict(self.cfg), "model": self.module.state_dict(),
+        torch.save({"config": self.saved_config(), "model": self.module.state_dict(),
                     "normalizer": self.norm.state_dict(), "frame_dim": self.S, "action_dim": self.A},
                    self.out / "model.pt")
         if self.cfg.arch == "mlp":
-            export_mlp(self.module, self.norm).save(self.out / "model.wmk")
+            export_mlp(self.module, self.norm, metadata=self.metadata()).save(self.out / "model.wmk")
 
     # the run --------------------------------------------------------------------
     def run(self):
@@ -309,11 +346,17 @@ class Trainer:
             self.load_checkpoint(checkpoint)
         log_path = self.out / "log.csv"
         if self.rank == 0:
+            if cfg.overwrite:
+                for name in RUN_FILES:
+                    (self.out / name).unlink(missing_ok=True)
             self.out.mkdir(parents=True, exist_ok=True)
             if not (cfg.resume and log_path.exists()):
                 with open(log_path, "w", newline="") as f:
                     csv.writer(f).writerow(LOG_COLUMNS)
-            (self.out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+            (self.out / "config.json").write_text(json.dumps(self.saved_config(), indent=2))
+            print(f"training {self.env_name} ({cfg.method}) into {self.out}: {len(self.train_frames)} windows of "
+                  f"{len(self.train_eps)} episodes, {len(self.val[0])} held-out windows, epochs {self.epoch + 1}"
+                  f"-{cfg.epochs}", flush=True)
         while self.epoch < cfg.epochs:
             started, cpu_started = time.perf_counter(), time.process_time()
             train_loss = self.train_epoch(self.epoch)
@@ -327,12 +370,14 @@ class Trainer:
             if self.rank == 0:
                 with open(log_path, "a", newline="") as f:
                     csv.writer(f).writerow([row[k] for k in LOG_COLUMNS])
-                if cfg.progress:
-                    tqdm.write(f"epoch {self.epoch}: train {train_loss:.5f}  held-out {val_loss:.5f}  "
-                               f"({row['seconds']:.1f} s)")
+                print(f"epoch {self.epoch}/{cfg.epochs}: train {train_loss:.5f}  held-out {val_loss:.5f}  "
+                      f"({row['seconds']:.1f} s)", flush=True)
             if self.epoch % cfg.save_every == 0 or self.epoch == cfg.epochs:
                 self.save_checkpoint()
         self.save_outputs()
+        if self.rank == 0:
+            written = ["model.wmk"] if cfg.arch == "mlp" else []
+            print(f"wrote {', '.join(str(self.out / n) for n in written + ['model.pt', 'log.csv'])}", flush=True)
         return self.history
 
 

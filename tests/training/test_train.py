@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -199,7 +200,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, datasets, method):
     ("method", "dagger"), ("batch", 0), ("widths", [64, 0]), ("widths", [8, 8, 8, 8, 8]), ("lr", -1.0),
     ("num_hist", 0), ("activation", "swish"), ("arch", "rnn"), ("awm_state_factor", -0.1),
     ("awm_std", "median"), ("val_fraction", 0.9), ("owm_windows", 0), ("epochs", 1.5), ("heads", 3),
-    ("owm_backend", "gpu"), ("resume", "yes"), ("env", ""), ("device", "tpu"), ("threads", 0),
+    ("owm_backend", "gpu"), ("resume", "yes"), ("overwrite", 1), ("env", ""), ("device", "tpu"), ("threads", 0),
 ])
 def test_bad_config_values_name_their_field(field, value):
     with pytest.raises(ConfigError, match=repr(field)):
@@ -235,3 +236,45 @@ def test_cli_with_a_config_file_collects_data_on_the_fly(tmp_path):
     assert (out / "data.npz").exists() and (out / "model.wmk").exists() and (out / "checkpoint.pt").exists()
     assert json.loads((out / "config.json").read_text())["lr"] == 0.01
     assert wmkernels.MLPWorldModel.load(out / "model.wmk").state_dim == 4
+
+
+def test_a_run_folder_is_not_overwritten_without_resume_or_overwrite(tmp_path, datasets, capsys):
+    data = datasets("Wall")
+    Trainer(_config(tmp_path, "Wall", data, epochs=2)).run()
+    out = capsys.readouterr().out
+    assert f"training Wall (offline) into {tmp_path / 'run'}:" in out and f"wrote {tmp_path / 'run' / 'model.wmk'}" in out
+    assert "epoch 2/2: train" in out                       # epoch lines even without progress bars
+    with pytest.raises(ConfigError, match="already holds a training run.*--resume.*--overwrite"):
+        Trainer(_config(tmp_path, "Wall", data, epochs=1))
+    with pytest.raises(ConfigError, match="'overwrite'"):
+        make_config({"env": "Wall", "resume": True, "overwrite": True})
+    before = _params(tmp_path / "run")
+    Trainer(_config(tmp_path, "Wall", data, epochs=1, overwrite=True, seed=5)).run()
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 2
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert any(not torch.equal(before[k], v) for k, v in _params(tmp_path / "run").items())
+
+
+def test_the_model_file_carries_its_metadata(tmp_path, datasets):
+    from training.envs import make
+    from training.model_info import ModelInfo
+
+    Trainer(_config(tmp_path, "gym:Reacher-v5", datasets("gym:Reacher-v5"), epochs=1)).run()
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["frameskip"] == 5   # resolved from the data
+    info = ModelInfo.of(wmkernels.MLPWorldModel.load(run / "model.wmk"))
+    _, norm, _ = load_trained(run / "model.pt")
+    env = make("gym:Reacher-v5")
+    assert (info.env, info.method, info.frameskip, info.num_hist) == ("gym:Reacher-v5", "offline", 5, 1)
+    assert info.state_names == env.state_names and info.state_names[:2] == ("qpos:joint0", "qpos:joint1")
+    assert info.success == env.success and info.unwrap_dims == (0,)
+    assert info.train_config["widths"] == [64, 64] and info.train_config["frameskip"] == 5
+    for name in ("state_mean", "state_std", "action_mean", "action_std", "delta_mean", "delta_std"):
+        np.testing.assert_allclose(info.normalization[name], getattr(norm, name).double().numpy(), rtol=1e-7)
+    np.testing.assert_array_equal(info.action_low, -np.ones(2))
+    np.testing.assert_array_equal(info.action_bounds()[1], np.ones(10))
+    resolved = info.objective(mode="all", base=0.5).resolve(3, 8, 10, dtype=torch.float64)
+    std = norm.state_std.double().numpy()
+    np.testing.assert_allclose(resolved.state_weights.numpy(), [*(1 / std[:4] ** 2), 0, 0, 0, 0], rtol=1e-6)
+    np.testing.assert_allclose(resolved.step_weights.numpy(), [1, 0.5, 0.25])
+    np.testing.assert_array_equal(resolved.lo.numpy(), -np.ones(10))
