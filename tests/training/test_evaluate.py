@@ -9,12 +9,30 @@ import torch
 
 pytest.importorskip("mujoco")
 
+import mujoco  # noqa: E402
+
 import wmkernels  # noqa: E402
 from training import evaluate as ev  # noqa: E402
+from training.envs import make  # noqa: E402
+from training.envs.success import default_success  # noqa: E402
 from training.envs.wall import Wall  # noqa: E402
+from training.model_info import model_metadata  # noqa: E402
+from training.models import Normalizer  # noqa: E402
 
+WALL = ev.ENV_SPECS["Wall"]
 TINY = {"gd.iters": "3", "adam.iters": "3", "cem.iters": "2", "cem.samples": "8", "cem.elites": "2",
         "mppi.iters": "2", "mppi.samples": "8"}
+
+
+class FreeBody:
+    """A gym-named env whose only joint is free: no default success dims."""
+
+    name = "gym:FreeBody-v0"
+
+    @property
+    def success(self):
+        xml = '<mujoco><worldbody><body><freejoint/><geom size="0.1"/></body></worldbody></mujoco>'
+        return default_success(mujoco.MjModel.from_xml_string(xml), self.name, 0.1)
 
 
 class BlindWall(Wall):
@@ -45,8 +63,8 @@ def save_model(folder, name, model, env="Wall", state_std=(0.5, 0.5, 0.4, 0.4), 
 def test_episode_loop_runs_blind_in_lockstep_and_replays_exactly(planner, mode):
     envs = [BlindWall() for _ in range(3)]
     starts, goals = ev.make_tasks(envs[0], 3, seed=7)
-    settings = ev.apply_overrides(ev.default_settings(planner, mode, "Wall"), planner, TINY)
-    objective = ev.make_objective(envs[0], (0, 1), [0.5, 0.5, 0.4, 0.4], 1)
+    settings = ev.apply_overrides(ev.default_settings(planner, mode, WALL), planner, TINY)
+    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), [0.5, 0.5, 0.4, 0.4], 1, settings.horizon)
     built = settings.build(tiny_model(4, 10, seed=1), objective, seed=2, backend="auto")
     steps, execute = (5, 5) if mode == "open-loop" else (7, settings.execute)
     episodes = ev.run_episodes(envs, built, starts, goals, steps, execute)
@@ -71,8 +89,8 @@ def test_open_loop_executes_one_plan_for_all_tasks():
     envs = [Wall() for _ in range(4)]
     starts, goals = ev.make_tasks(envs[0], 4, seed=1)
     model = tiny_model(4, 10, seed=3)
-    settings = ev.apply_overrides(ev.default_settings("adam", "open-loop", "Wall"), "adam", TINY)
-    objective = ev.make_objective(envs[0], (0, 1), np.ones(4), 1)
+    settings = ev.apply_overrides(ev.default_settings("adam", "open-loop", WALL), "adam", TINY)
+    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), np.ones(4), 1, 5)
     built = settings.build(model, objective, seed=5, backend="auto")
     episodes = ev.run_episodes(envs, built, starts, goals, 5, 5)
     plan = built.plan(torch.tensor(starts, dtype=torch.float32), torch.tensor(goals, dtype=torch.float32))
@@ -98,11 +116,21 @@ def test_objective_weights_goal_dims_of_newest_frame_and_tiles_bounds():
     env = SimpleNamespace(state_dim=3, frameskip=3, action_low=np.array([-1.0, -2.0]),
                           action_high=np.array([1.0, 0.5]))
     std = np.array([2.0, 4.0, 0.5])
-    resolved = ev.make_objective(env, (0, 2), std, num_hist=2).resolve(5, 6, 6, dtype=torch.float64)
+    resolved = ev.ObjectiveSettings().build(env, (0, 2), std, 2, 5).resolve(5, 6, 6, dtype=torch.float64)
     np.testing.assert_allclose(resolved.state_weights.numpy(), [0, 0, 0, 0.25, 0, 4.0])
     np.testing.assert_allclose(resolved.step_weights.numpy(), [0, 0, 0, 0, 1])
     np.testing.assert_allclose(resolved.lo.numpy(), [-1, -2] * 3)
     np.testing.assert_allclose(resolved.hi.numpy(), [1, 0.5] * 3)
+    every = ev.ObjectiveSettings("all", 0.5).build(env, (0,), std, 1, 4).resolve(4, 3, 6, dtype=torch.float64)
+    np.testing.assert_allclose(every.step_weights.numpy(), [1, 0.5, 0.25, 0.125])
+    given = ev.ObjectiveSettings(weights=(0, 1, 2)).build(env, (0,), std, 1, 3).resolve(3, 3, 6, dtype=torch.float64)
+    np.testing.assert_allclose(given.step_weights.numpy(), [0, 1, 2])
+    with pytest.raises(ev.EvaluationError, match="weights has 3 entries but the planner's horizon is 5"):
+        ev.ObjectiveSettings(weights=(0, 1, 2)).build(env, (0,), std, 1, 5)
+    with pytest.raises(ev.EvaluationError, match="unknown objective mode 'first'"):
+        ev.ObjectiveSettings("first")
+    with pytest.raises(ev.EvaluationError, match="objective base must be > 0"):
+        ev.ObjectiveSettings("all", 0.0)
 
 
 def test_unwrap_goals_takes_the_short_way_round():
@@ -126,31 +154,36 @@ def test_tasks_are_a_fixed_seeded_list():
 def test_bad_inputs_are_named(tmp_path):
     env = Wall()
     with pytest.raises(ev.EvaluationError, match="missing.wmk does not exist"):
-        ev.load_model(tmp_path / "missing.wmk", env, "cpu")
+        ev.load_model(tmp_path / "missing.wmk", "cpu")
     corrupt = tmp_path / "corrupt.wmk"
     corrupt.write_bytes(b"WMK1" + b"\x00" * 20)
     with pytest.raises(ev.EvaluationError, match="corrupt.wmk"):
-        ev.load_model(corrupt, env, "cpu")
+        ev.load_model(corrupt, "cpu")
     wrong = save_model(tmp_path, "wall-offline", tiny_model(5, 10))
     with pytest.raises(ev.EvaluationError, match="needs state 4 and action 10"):
-        ev.load_model(wrong, env, "cpu")
+        ev.check_model(ev.load_model(wrong, "cpu"), env)
     other_env = save_model(tmp_path, "pointmaze-offline", tiny_model(4, 10), env="PointMaze")
     with pytest.raises(ev.EvaluationError, match="trained on PointMaze"):
-        ev.load_model(other_env, env, "cpu")
+        ev.check_model(ev.load_model(other_env, "cpu"), env)
+    skipped = save_model(tmp_path, "wall-online", tiny_model(4, 10), frameskip=2)
+    with pytest.raises(ev.EvaluationError, match="frameskip 2 but Wall runs with 5"):
+        ev.check_model(ev.load_model(skipped, "cpu"), env)
     no_sidecar = tmp_path / "bare.wmk"
     tiny_model(4, 10).save(no_sidecar)
     with pytest.raises(ev.EvaluationError, match="bare.json"):
-        ev.load_model(no_sidecar, env, "cpu")
-    with pytest.raises(ev.EvaluationError, match="unknown env 'Maze'"):
+        ev.load_model(no_sidecar, "cpu")
+    with pytest.raises(ev.EvaluationError, match="unknown env 'Maze'.*gym:<id>"):
         ev.evaluate("Maze", [wrong])
+    with pytest.raises(ev.EvaluationError, match="no default success dims.*--success-dims"):
+        ev.env_spec(FreeBody())
     with pytest.raises(ev.EvaluationError, match="unknown planner 'ilqr'"):
         ev.evaluate("Wall", [wrong], planners=("ilqr",))
     with pytest.raises(ev.EvaluationError, match="unknown mode 'closed'"):
         ev.evaluate("Wall", [wrong], modes=("closed",))
     with pytest.raises(ev.EvaluationError, match="no setting 'rate'"):
-        ev.apply_overrides(ev.default_settings("gd", "mpc", "Wall"), "gd", {"gd.rate": "1"})
+        ev.apply_overrides(ev.default_settings("gd", "mpc", WALL), "gd", {"gd.rate": "1"})
     with pytest.raises(ev.EvaluationError, match="'many' is not a valid iters"):
-        ev.apply_overrides(ev.default_settings("cem", "mpc", "Wall"), "cem", {"cem.iters": "many"})
+        ev.apply_overrides(ev.default_settings("cem", "mpc", WALL), "cem", {"cem.iters": "many"})
     with pytest.raises(ev.EvaluationError, match="planner.field=value"):
         ev.parse_overrides(["lr=1"])
 
@@ -170,7 +203,8 @@ def test_ship_writes_a_model_and_sidecar_that_evaluation_loads(tmp_path):
     sidecar = json.loads(shipped.with_suffix(".json").read_text())
     assert sidecar["frameskip"] == 5 and sidecar["train_config"] == config
     for path in (shipped, run / "model.wmk"):
-        loaded = ev.load_model(path, Wall(), "cpu")
+        loaded = ev.load_model(path, "cpu")
+        ev.check_model(loaded, Wall())
         assert loaded.label == "offline" and loaded.num_hist == 1
         np.testing.assert_allclose(loaded.state_std, std.double().numpy())
         torch.testing.assert_close(loaded.model.weights[0], model.weights[0])
@@ -201,3 +235,66 @@ def test_cli_writes_results_table_and_plot(tmp_path):
     assert "| model | Wall (Adam / CEM) |" in markdown
     assert "| offline, open-loop |" in markdown and "| offline + MPC |" in markdown
     assert (out / "success_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def save_gym_run(folder, env, model, method="offline"):
+    """A training run folder as training writes it: model.wmk with metadata, config.json."""
+    folder.mkdir(parents=True)
+    S, kA = env.state_dim, env.planner_action_dim
+    norm = Normalizer(np.zeros(S), np.full(S, 0.5), np.zeros(kA), np.ones(kA), np.zeros(S), np.ones(S))
+    config = {"env": env.name, "method": method, "num_hist": 1}
+    model.metadata = model_metadata(env, {}, config, norm, env.frameskip)
+    model.save(folder / "model.wmk")
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder / "model.wmk"
+
+
+def test_do_nothing_baseline_executes_zero_actions():
+    envs = [make("gym:Reacher-v5") for _ in range(3)]
+    starts, _ = ev.make_tasks(envs[0], 3, seed=2)
+    episodes = ev.run_idle(envs, starts, 4)
+    reference = make("gym:Reacher-v5")
+    for start, final in zip(starts, episodes.final_states):
+        reference.set_state(start)
+        for _ in range(4 * reference.frameskip):
+            reference.sim.step(np.zeros(2))
+        np.testing.assert_allclose(final, reference.get_state(), rtol=0, atol=1e-12)
+    assert episodes.actions.shape == (3, 4, 10) and not episodes.actions.any() and episodes.call_seconds == []
+
+
+def test_gym_env_evaluates_with_its_own_success_spec_and_task_settings(tmp_path):
+    env = make("gym:Reacher-v5")
+    path = save_gym_run(tmp_path / "gym-Reacher-v5-offline", env, tiny_model(8, 10, seed=6))
+    rows = ev.evaluate("gym:Reacher-v5", [path], planners=("adam", "none"), modes=("mpc",), tasks=3, seed=1,
+                       device="cpu", overrides=TINY, progress=False,
+                       task_kwargs={"goal_steps": 2, "success_dims": [0, 1], "success_tol": 0.3},
+                       objective=ev.ObjectiveSettings("all", 0.5))
+    assert [(r["model"], r["planner"]) for r in rows] == [("offline", "adam"), ("offline", "none")]
+    for r in rows:
+        assert r["steps"] == r["mpc_steps"] == 4 and json.loads(r["goal_dims"]) == [0, 1]
+        assert json.loads(r["angle_dims"]) == [0]    # joint0 turns freely; joint1 is limited
+        assert r["success"] == "||(qpos:joint0°, qpos:joint1°)|| < 0.3"
+        assert json.loads(r["objective"]) == {"mode": "all", "base": 0.5, "weights": None}
+    assert rows[1]["backend"] == "none" and rows[1]["calls"] == 0
+    # scored with the wrapped error over the chosen dims: the same as an independent computation
+    envs = ev.make_envs("gym:Reacher-v5", 3, goal_steps=2)
+    starts, goals = ev.make_tasks(envs[0], 3, seed=1)
+    finals = ev.run_idle(envs, starts, 4).final_states
+    error = np.angle(np.exp(1j * (finals[:, :2] - goals[:, :2])))
+    assert rows[1]["successes"] == int((np.linalg.norm(error, axis=1) < 0.3).sum())
+    markdown = ev.report_markdown(rows)
+    assert "| model | gym:Reacher-v5 (Adam / none) |" in markdown and "qpos:joint0°" in markdown
+
+
+def test_ship_of_a_gym_run_writes_a_safe_file_name_that_evaluation_finds(tmp_path):
+    env = make("gym:Reacher-v5")
+    run = save_gym_run(tmp_path / "runs" / "gym-Reacher-v5-online", env, tiny_model(8, 10), "online").parent
+    shipped = ev.ship(run, tmp_path / "models")
+    assert shipped.name == "gym-reacher-v5-online.wmk" and not shipped.with_suffix(".json").exists()
+    assert wmkernels.MLPWorldModel.load(shipped).metadata["env"] == "gym:Reacher-v5"
+    assert ev.find_models(tmp_path / "models", "gym:Reacher-v5") == [shipped]
+    for path in (shipped, run / "model.wmk"):
+        loaded = ev.load_model(path, "cpu")
+        ev.check_model(loaded, env)
+        assert loaded.label == "online" and loaded.env == "gym:Reacher-v5"
+        np.testing.assert_allclose(loaded.state_std, np.full(8, 0.5))

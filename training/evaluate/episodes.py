@@ -1,15 +1,17 @@
-"""Tasks, the planning objective and the blind episode loop.
+"""Tasks, the blind episode loop and scoring.
 
 Tasks (``make_tasks``): ``tasks`` (start, goal) pairs per env from
 ``env.sample_task(np.random.default_rng(seed))``, the same list for every model, planner and mode.
+A ``gym:<id>`` env's tasks are two states ``goal_steps`` planner steps apart on fresh random-action
+trajectories (``training.envs.mujoco_env.GymMujocoEnv``).
 
-Objective (``make_objective``): final-state cost on the newest frame of the predicted state,
+Objective (``settings.ObjectiveSettings``): by default the final-state cost on the newest frame,
 
     C = sum_d q_d (z_{T,d} - g_d)^2,   q_d = 1 / state_std_d^2 on the goal dims, 0 elsewhere.
 
 Before each plan an angle goal is moved by a multiple of 2 pi to within pi of the current angle, so
-the cost measures the short way round (the state holds the angle in [0, 2 pi)). Action bounds are
-the env's, tiled over the frameskip.
+the cost measures the short way round (PushT holds its angle in [0, 2 pi); a free hinge of a MuJoCo
+body winds up without bound).
 
 Episodes (``run_episodes``): all tasks of an env run in lockstep and are planned in one batch. A
 planner step is one planner action (``frameskip`` env actions). Open-loop: one plan of ``horizon``
@@ -30,11 +32,11 @@ import torch
 import wmkernels
 
 
-def make_envs(env_name: str, count: int) -> list:
+def make_envs(env_name: str, count: int, **env_kwargs) -> list:
     """``count`` independent instances of the env (one per task, stepped in lockstep)."""
     from ..envs import make
 
-    return [make(env_name) for _ in range(count)]
+    return [make(env_name, **env_kwargs) for _ in range(count)]
 
 
 def make_tasks(env, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,17 +44,6 @@ def make_tasks(env, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     pairs = [env.sample_task(rng) for _ in range(count)]
     return np.stack([s for s, _ in pairs]), np.stack([g for _, g in pairs])
-
-
-def make_objective(env, goal_dims, state_std, num_hist: int) -> wmkernels.Objective:
-    """Final-state cost with q_d = 1 / state_std_d^2 on ``goal_dims`` of the newest frame, 0 elsewhere
-    (q [H S]); bounds: the env's action bounds tiled over the frameskip ([k A])."""
-    S = env.state_dim
-    q = np.zeros(num_hist * S)
-    dims = (num_hist - 1) * S + np.asarray(goal_dims)
-    q[dims] = 1.0 / np.asarray(state_std, dtype=np.float64)[list(goal_dims)] ** 2
-    lo, hi = np.tile(env.action_low, env.frameskip), np.tile(env.action_high, env.frameskip)
-    return wmkernels.Objective(mode="last", q=q, lo=lo, hi=hi)
 
 
 @dataclass
@@ -127,6 +118,16 @@ def run_episodes(envs, planner, starts, goals, steps: int, execute: int, num_his
             executed.append(action)
     return Episodes(history[:, -1].copy(), np.stack(executed, axis=1), seconds,
                     mpc.last_result.info["backend"], int(nonfinite.sum()))
+
+
+def run_idle(envs, starts, steps: int) -> Episodes:
+    """The do-nothing baseline: every env from its start executes the zero planner action (clipped
+    to the bounds) for ``steps`` planner steps."""
+    for env, start in zip(envs, starts):
+        env.set_state(start)
+    finals = np.stack([[env.step(np.zeros(env.planner_action_dim)) for _ in range(steps)][-1] for env in envs])
+    action = np.tile(np.clip(0.0, envs[0].action_low, envs[0].action_high), envs[0].frameskip)
+    return Episodes(finals, np.broadcast_to(action, (len(envs), steps, action.size)).copy(), [], "none", 0)
 
 
 def score(env, final_states, goals) -> np.ndarray:

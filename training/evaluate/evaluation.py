@@ -7,16 +7,16 @@ import json
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from wmkernels._info import chip_name
 
-from ..data import make_name
 from ..devices import resolve_device
-from .episodes import make_envs, make_objective, make_tasks, run_episodes, score
+from ..progress import progress as progress_bar
+from .episodes import make_envs, make_tasks, run_episodes, run_idle, score
 from .errors import EvaluationError
-from .models import load_model
-from .settings import MODES, PLANNERS, apply_overrides, check_choice, default_settings, env_spec
+from .models import check_model, load_model
+from .settings import (BASELINE, MODES, PLANNER_CHOICES, PLANNERS, ObjectiveSettings, apply_overrides, check_choice,
+                       check_env_name, default_settings, env_spec)
 
 
 def device_name(device: torch.device) -> str:
@@ -26,46 +26,77 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({chip_name(device)}, {torch.get_num_threads()} threads)"
 
 
-def result_row(env_name, loaded, planner, mode, settings, steps, episodes, success, device) -> dict:
-    """One results.csv row."""
-    P, calls = len(success), episodes.call_seconds
+def success_text(env) -> str:
+    """What success means on ``env``: its ``Success`` spelled out, or the env's own test."""
+    success = getattr(env, "success", None)
+    return success.describe(env.state_names) if success is not None else f"{env.name}.is_success"
+
+
+def result_row(env_name, loaded, planner, mode, settings, steps, episodes, success, device, task) -> dict:
+    """One results.csv row; ``task``: the env's goal dims, angle dims, MPC steps, CEM/MPPI iterations,
+    success test and objective, as ``evaluate`` describes them."""
+    P, calls = len(success), episodes.call_seconds or [0.0]
     return {"env": env_name, "model": loaded.label, "model_path": str(loaded.path), "planner": planner,
             "mode": mode, "tasks": P, "successes": int(success.sum()), "success_rate": float(success.mean()),
-            "steps": steps, "calls": len(calls), "call_s_median": float(np.median(calls)),
+            "steps": steps, "calls": len(episodes.call_seconds), "call_s_median": float(np.median(calls)),
             "call_s_median_per_task": float(np.median(calls)) / P, "episode_s": float(np.sum(calls)),
             "episode_s_per_task": float(np.sum(calls)) / P, "nonfinite_tasks": episodes.nonfinite,
             "backend": episodes.backend, "device": device_name(device),
-            "settings": json.dumps(dataclasses.asdict(settings))}
+            "settings": json.dumps(dataclasses.asdict(settings)), **task}
 
 
-def evaluate(env_name: str, model_paths, planners=PLANNERS, modes=MODES, tasks: int = 50, seed: int = 0,
-             backend: str = "auto", device: str = "auto", overrides: dict | None = None,
-             progress: bool = True) -> list[dict]:
-    """Plan every task of ``env_name`` with every model, planner and mode; one row per run."""
-    spec, name = env_spec(env_name), make_name(env_name)
+def _env_kwargs(models, task_kwargs: dict) -> dict:
+    """The env's arguments: the models' (they must agree) with ``task_kwargs`` over them."""
+    recorded = {json.dumps(m.env_kwargs, sort_keys=True) for m in models}
+    if len(recorded) > 1:
+        raise EvaluationError(f"the models were trained on differently made envs: {sorted(recorded)}")
+    return {**models[0].env_kwargs, **task_kwargs}
+
+
+def evaluate(env_name: str, model_paths, planners=PLANNERS, modes=MODES, tasks: int = 50,
+             seed: int = 0, backend: str = "auto", device: str = "auto", overrides: dict | None = None,
+             progress: bool = True, task_kwargs: dict | None = None,
+             objective: ObjectiveSettings | None = None) -> list[dict]:
+    """Plan every task of ``env_name`` with every model, planner and mode; one row per run.
+    ``task_kwargs`` go to the env (for ``gym:<id>``: goal_steps, success_dims, success_tol);
+    ``objective``: default the env's (``EnvSpec.objective``)."""
+    name = check_env_name(env_name)
     for p in planners:
-        check_choice("planner", p, PLANNERS)
+        check_choice("planner", p, PLANNER_CHOICES)
     for m in modes:
         check_choice("mode", m, MODES)
     if tasks < 1:
         raise EvaluationError(f"tasks must be >= 1, got {tasks}")
     device = resolve_device(device, "device", EvaluationError)
-    envs = make_envs(name, tasks)
-    starts, goals = make_tasks(envs[0], tasks, seed)
-    models = [load_model(p, envs[0], device) for p in model_paths]
+    models = [load_model(p, device) for p in model_paths]
+    try:
+        envs = make_envs(name, tasks, **_env_kwargs(models, dict(task_kwargs or {})))
+    except (TypeError, ValueError) as err:
+        raise EvaluationError(f"cannot make {name}: {err}") from err
+    spec = env_spec(envs[0])
+    objective = objective or spec.objective
+    for m in models:
+        check_model(m, envs[0])
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
         raise EvaluationError(f"two models for {name} share a label: {labels}")
+    starts, goals = make_tasks(envs[0], tasks, seed)
+    task = {"goal_dims": json.dumps(list(spec.goal_dims)), "angle_dims": json.dumps(list(spec.angle_dims)),
+            "mpc_steps": spec.mpc_steps, "sampling_iters": spec.sampling_iters,
+            "success": success_text(envs[0]), "objective": json.dumps(dataclasses.asdict(objective))}
     runs = [(m, p, mode) for m in models for p in planners for mode in modes]
     rows = []
-    for loaded, planner, mode in tqdm(runs, desc=name, disable=not progress, unit="run"):
-        settings = apply_overrides(default_settings(planner, mode, name), planner, overrides or {})
-        objective = make_objective(envs[0], spec.goal_dims, loaded.state_std, loaded.num_hist)
-        built = settings.build(loaded.model, objective, seed, backend)
+    for loaded, planner, mode in progress_bar(runs, name, progress, unit="run"):
+        settings = apply_overrides(default_settings(planner, mode, spec), planner, overrides or {})
         steps, execute = (settings.horizon,) * 2 if mode == "open-loop" else (spec.mpc_steps, settings.execute)
-        episodes = run_episodes(envs, built, starts, goals, steps, execute, loaded.num_hist, spec.angle_dims)
+        if planner == BASELINE:
+            episodes = run_idle(envs, starts, steps)
+        else:
+            built = settings.build(loaded.model, objective.build(envs[0], spec.goal_dims, loaded.state_std,
+                                                                 loaded.num_hist, settings.horizon), seed, backend)
+            episodes = run_episodes(envs, built, starts, goals, steps, execute, loaded.num_hist, spec.angle_dims)
         success = score(envs[0], episodes.final_states, goals)
-        rows.append(result_row(name, loaded, planner, mode, settings, steps, episodes, success, device))
+        rows.append(result_row(name, loaded, planner, mode, settings, steps, episodes, success, device, task))
     for env in envs:
         env.close()
     return rows

@@ -1,16 +1,17 @@
-"""World model files and their sidecars.
+"""World model files and what planning with them needs.
 
-A model is ``<name>.wmk`` (an ``MLPWorldModel`` in raw units) with ``<name>.json`` beside it (env,
-method, num_hist, frameskip, state_std, the training config), as ``ship`` writes them; or a
-training run's ``model.wmk`` inside its folder (``config.json`` and ``model.pt`` beside it).
-state_std: the training data's per-dimension std [S].
+A model is ``<name>.wmk`` (an ``MLPWorldModel`` in raw units) carrying its metadata
+(``training.model_info``, ``model.metadata``), as a training run writes it and ``ship`` copies it.
+A model file without metadata (written before it existed) has a ``<name>.json`` sidecar beside it
+holding env, method, num_hist, frameskip, state_std and the training config; ``ship`` still
+writes one for such a run folder. state_std: the training data's per-dimension std [S].
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,25 +20,43 @@ import torch
 import wmkernels
 
 from ..config import METHODS
-from ..data import make_name
+from ..data import file_stem, make_name
+from ..model_info import SCHEMA, ModelInfo
 from .errors import EvaluationError
 
 
 @dataclass
 class LoadedModel:
-    """A world model and what planning with it needs (its sidecar)."""
+    """A world model and what planning with it needs (its metadata)."""
 
     path: Path
     label: str             # the row label, e.g. "offline"
     model: wmkernels.MLPWorldModel
+    env: str               # the env it was trained on
     num_hist: int
+    frameskip: int
     state_std: np.ndarray  # [S]
+    env_kwargs: dict = field(default_factory=dict)
+
+
+def _file_metadata(path: Path) -> dict:
+    """The metadata a model file carries ({} for none)."""
+    try:
+        return wmkernels.MLPWorldModel.load(path).metadata
+    except wmkernels.ModelFileError as err:
+        raise EvaluationError(f"cannot load model {path}: {err}") from err
 
 
 def run_metadata(run_dir) -> dict:
-    """The sidecar of a training run folder: env, method, num_hist, frameskip, state_std (of the
-    training episodes, from ``model.pt``) and the training config."""
+    """The metadata of a training run folder's ``model.wmk``, or for a model without any the older
+    sidecar (env, method, num_hist, frameskip, state_std of the training episodes from ``model.pt``,
+    and the training config)."""
     run_dir = Path(run_dir)
+    if not (run_dir / "model.wmk").is_file():
+        raise EvaluationError(f"{run_dir} holds no model.wmk (a training run with --arch mlp writes one)")
+    meta = _file_metadata(run_dir / "model.wmk")
+    if meta:
+        return meta
     config_path, state_path = run_dir / "config.json", run_dir / "model.pt"
     for p in (config_path, state_path):
         if not p.exists():
@@ -68,19 +87,40 @@ def read_sidecar(path: Path) -> dict:
             raise EvaluationError(f"{sidecar} is not valid json: {err}") from err
     if (path.parent / "config.json").exists():
         return run_metadata(path.parent)
-    raise EvaluationError(f"no sidecar for {path}: expected {sidecar} (written by training.evaluate.ship) "
-                          f"or a training run folder with config.json and model.pt")
+    raise EvaluationError(f"no metadata for {path}: the file carries none, and there is no {sidecar} "
+                          f"(written by training.evaluate.ship) or training run folder beside it")
 
 
-def model_label(path: Path, sidecar: dict) -> str:
-    """The file's name (or its run folder's) without the env prefix: ``wall-offline.wmk`` -> ``offline``."""
+def planning_fields(meta: dict, path) -> dict:
+    """env, method, num_hist, frameskip, state_std [S] and env_kwargs from a model's metadata (or an
+    older sidecar); EvaluationError naming ``path`` if they are missing or bad."""
+    if meta.get("schema") == SCHEMA:
+        try:
+            info = ModelInfo.from_metadata(meta)
+        except ValueError as err:
+            raise EvaluationError(f"the metadata of {path}: {err}") from err
+        return {"env": info.env, "method": info.method, "num_hist": info.num_hist, "frameskip": info.frameskip,
+                "state_std": info.normalization["state_std"], "env_kwargs": info.env_kwargs}
+    missing = {"env", "num_hist", "frameskip", "state_std"} - set(meta)
+    if missing:
+        raise EvaluationError(f"the metadata of {path} lacks {sorted(missing)}")
+    state_std = np.asarray(meta["state_std"], dtype=np.float64)
+    if state_std.ndim != 1 or not np.all(state_std > 0):
+        raise EvaluationError(f"the metadata of {path} needs a positive state_std vector")
+    return {"env": meta["env"], "method": meta.get("method", ""), "num_hist": int(meta["num_hist"]),
+            "frameskip": int(meta["frameskip"]), "state_std": state_std, "env_kwargs": {}}
+
+
+def model_label(path: Path, env_name: str) -> str:
+    """The file's name (or its run folder's) without the env prefix: ``wall-offline.wmk`` -> ``offline``,
+    ``runs/gym-Reacher-v5-online/model.wmk`` -> ``online``."""
     name = path.parent.name if path.stem == "model" else path.stem
-    prefix = f"{sidecar['env'].lower()}-"
+    prefix = f"{file_stem(make_name(env_name)).lower()}-"
     return name[len(prefix):] if name.lower().startswith(prefix) else name
 
 
-def load_model(path, env, device) -> LoadedModel:
-    """Load ``path`` and its sidecar onto ``device``; check it fits ``env`` (state, action, frameskip)."""
+def load_model(path, device) -> LoadedModel:
+    """Load ``path`` onto ``device`` with its metadata."""
     path = Path(path)
     if not path.is_file():
         raise EvaluationError(f"model file {path} does not exist")
@@ -88,39 +128,44 @@ def load_model(path, env, device) -> LoadedModel:
         model = wmkernels.MLPWorldModel.load(path, device=device)
     except wmkernels.ModelFileError as err:
         raise EvaluationError(f"cannot load model {path}: {err}") from err
-    sidecar = read_sidecar(path)
-    missing = {"env", "num_hist", "frameskip", "state_std"} - set(sidecar)
-    if missing:
-        raise EvaluationError(f"the sidecar of {path} lacks {sorted(missing)}")
-    H, k = int(sidecar["num_hist"]), int(sidecar["frameskip"])
-    if make_name(sidecar["env"]) != env.name:
-        raise EvaluationError(f"model {path} was trained on {sidecar['env']}, not {env.name}")
-    if k != env.frameskip:
-        raise EvaluationError(f"model {path} has frameskip {k} but {env.name} runs with {env.frameskip}")
+    fields = planning_fields(model.metadata or read_sidecar(path), path)
+    return LoadedModel(path, model_label(path, fields["env"]), model, make_name(fields["env"]), fields["num_hist"],
+                       fields["frameskip"], fields["state_std"], fields["env_kwargs"])
+
+
+def check_model(loaded: LoadedModel, env) -> None:
+    """EvaluationError unless ``loaded`` fits ``env``: trained on it, same frameskip, state and action sizes."""
+    path, model, H = loaded.path, loaded.model, loaded.num_hist
+    if loaded.env != env.name:
+        raise EvaluationError(f"model {path} was trained on {loaded.env}, not {env.name}")
+    if loaded.frameskip != env.frameskip:
+        raise EvaluationError(f"model {path} has frameskip {loaded.frameskip} but {env.name} runs with {env.frameskip}")
     if model.state_dim != H * env.state_dim or model.action_dim != env.planner_action_dim:
         raise EvaluationError(
             f"model {path} maps state {model.state_dim} and action {model.action_dim}, but {env.name} with "
             f"num_hist {H} needs state {H * env.state_dim} and action {env.planner_action_dim}")
-    state_std = np.asarray(sidecar["state_std"], dtype=np.float64)
-    if state_std.shape != (env.state_dim,) or not np.all(state_std > 0):
-        raise EvaluationError(f"the sidecar of {path} needs a positive state_std of length {env.state_dim}")
-    return LoadedModel(path, model_label(path, sidecar), model, H, state_std)
+    if loaded.state_std.shape != (env.state_dim,):
+        raise EvaluationError(f"the metadata of {path} needs a state_std of length {env.state_dim}")
 
 
 def ship(run_dir, models_dir) -> Path:
-    """Copy a training run's ``model.wmk`` to ``models_dir/<env>-<method>.wmk`` with its sidecar json."""
-    sidecar = run_metadata(run_dir)
+    """Copy a training run's ``model.wmk`` to ``models_dir/<env>-<method>.wmk`` (the env name made safe
+    for a file name, lower case: ``gym-reacher-v5-offline.wmk``); a model without metadata gets its
+    sidecar ``.json`` beside it."""
+    meta = run_metadata(run_dir)
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
-    dest = models_dir / f"{sidecar['env'].lower()}-{sidecar['method']}.wmk"
+    dest = models_dir / f"{file_stem(make_name(meta['env'])).lower()}-{meta['method']}.wmk"
     shutil.copyfile(Path(run_dir) / "model.wmk", dest)
-    dest.with_suffix(".json").write_text(json.dumps(sidecar, indent=1) + "\n")
+    if meta.get("schema") != SCHEMA:
+        dest.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return dest
 
 
 def find_models(models_dir, env_name: str, methods=METHODS) -> list[Path]:
-    """``models_dir/<env>-<method>.wmk`` for each method that has one."""
-    paths = [Path(models_dir) / f"{make_name(env_name).lower()}-{m}.wmk" for m in methods]
+    """``models_dir/<env>-<method>.wmk`` for each method that has one (the env name as ``ship`` writes it)."""
+    stem = file_stem(make_name(env_name)).lower()
+    paths = [Path(models_dir) / f"{stem}-{m}.wmk" for m in methods]
     found = [p for p in paths if p.exists()]
     if not found:
         raise EvaluationError(f"no model for {env_name} in {models_dir}: looked for {[p.name for p in paths]}")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ..config import METHODS
 from .errors import EvaluationError
-from .settings import ENV_SPECS, MODES, PLANNERS
+from .settings import BASELINE, ENV_SPECS, MODES, PLANNER_CHOICES, PLANNERS
 
-PLANNER_LABELS = {"gd": "GD", "adam": "Adam", "cem": "CEM", "mppi": "MPPI"}
+PLANNER_LABELS = {"gd": "GD", "adam": "Adam", "cem": "CEM", "mppi": "MPPI", "none": "none"}
 
 
 def _ordered(values, order):
@@ -32,7 +32,7 @@ def markdown_table(rows, key: str, fmt) -> str:
     envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
     models = _ordered({r["model"] for r in rows}, METHODS)
     modes = _ordered({r["mode"] for r in rows}, MODES)
-    planners = _ordered({r["planner"] for r in rows}, PLANNERS)
+    planners = _ordered({r["planner"] for r in rows}, PLANNER_CHOICES)
     head = " / ".join(PLANNER_LABELS[p] for p in planners)
     lines = [f"| model | {' | '.join(f'{e} ({head})' for e in envs)} |", "|---" * (len(envs) + 1) + "|"]
     for model in models:
@@ -44,17 +44,21 @@ def markdown_table(rows, key: str, fmt) -> str:
 
 
 def settings_tables(rows) -> str:
-    """Each env's spec, and each distinct planner setting with the envs that used it, as markdown."""
+    """Each env's spec, success test and objective, and each distinct planner setting with the envs
+    that used it, as markdown."""
     envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
-    lines = ["| env | goal dims (q = 1/std^2) | angle dims | MPC steps | CEM/MPPI iters |", "|---|---|---|---|---|"]
+    lines = ["| env | goal dims (q = 1/std^2) | angle dims | MPC steps | CEM/MPPI iters | success | objective |",
+             "|---|---|---|---|---|---|---|"]
     for env in envs:
-        s = ENV_SPECS[env]
-        lines.append(f"| {env} | {list(s.goal_dims)} | {list(s.angle_dims)} | {s.mpc_steps} | {s.sampling_iters} |")
+        r = next(r for r in rows if r["env"] == env)
+        lines.append(f"| {env} | {r['goal_dims']} | {r['angle_dims']} | {r['mpc_steps']} | {r['sampling_iters']} "
+                     f"| `{r['success']}` | `{r['objective']}` |")
     lines += ["", "| planner | mode | envs | settings |", "|---|---|---|---|"]
     used = {}
     for r in rows:
         used.setdefault((r["planner"], r["mode"], r["settings"]), set()).add(r["env"])
-    for (planner, mode, settings) in sorted(used, key=lambda k: (PLANNERS.index(k[0]), MODES.index(k[1]))):
+    order = lambda k: (PLANNER_CHOICES.index(k[0]), MODES.index(k[1]))
+    for (planner, mode, settings) in sorted(used, key=order):
         lines.append(f"| {planner} | {mode} | {', '.join(_ordered(used[planner, mode, settings], envs))} "
                      f"| `{settings}` |")
     return "\n".join(lines)
@@ -86,7 +90,8 @@ def write_csv(rows, path: Path) -> None:
 
 def plot(rows, path: Path) -> None:
     """Success % vs planning time per episode and task (log x): a panel per env, a marker per planner,
-    a colour per model, filled for MPC and hollow for open-loop."""
+    a colour per model, filled for MPC and hollow for open-loop; the do-nothing baseline as a grey
+    line (dashed: the MPC length, dotted: the open-loop one)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,7 +104,9 @@ def plot(rows, path: Path) -> None:
     colours = {m: f"C{i}" for i, m in enumerate(models)}
     fig, axes = plt.subplots(1, len(envs), figsize=(4 * len(envs), 3.6), squeeze=False)
     for ax, env in zip(axes[0], envs):
-        for r in (r for r in rows if r["env"] == env):
+        for r in (r for r in rows if r["env"] == env and r["planner"] == BASELINE):
+            ax.axhline(100 * r["success_rate"], color="0.6", ls="--" if r["mode"] == "mpc" else ":", lw=1)
+        for r in (r for r in rows if r["env"] == env and r["planner"] != BASELINE):
             colour = colours[r["model"]]
             ax.scatter(r["episode_s_per_task"] * 1e3, 100 * r["success_rate"], marker=markers[r["planner"]],
                        s=45, alpha=0.8, edgecolors=colour, facecolors=colour if r["mode"] == "mpc" else "none")
@@ -108,6 +115,8 @@ def plot(rows, path: Path) -> None:
     handles = [Line2D([], [], ls="", marker=markers[p], color="k", label=PLANNER_LABELS[p]) for p in PLANNERS
                if any(r["planner"] == p for r in rows)]
     handles += [Line2D([], [], ls="", marker="o", color=colours[m], label=m) for m in models]
+    if any(r["planner"] == BASELINE for r in rows):
+        handles.append(Line2D([], [], ls="--", color="0.6", label="do nothing"))
     handles += [Line2D([], [], ls="", marker="o", color="k", label="MPC"),
                 Line2D([], [], ls="", marker="o", markerfacecolor="none", color="k", label="open-loop")]
     fig.legend(handles=handles, loc="outside right center")
