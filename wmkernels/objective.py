@@ -26,6 +26,19 @@ class ResolvedObjective:
 
 
 class Objective:
+    """The cost C above, for any horizon (``resolve`` makes it concrete for one).
+
+    mode: "last" weighs only the final predicted state; "all" weighs step t = 1..T by base^(t-1)
+        (base < 1 favours reaching the goal early, which suits MPC that replans after every action).
+    weights: explicit step weights [T] (non-negative), instead of mode.
+    q: per-dimension state weights [D] (default ones). The cost is in the units of q: with
+        q_d = 1 / std_d^2 (std the data's spread of dim d) it is a squared error in normalised units,
+        the scale SGD's lr and MPPI's temperature must be chosen for (Adam and CEM do not care).
+    action_penalty: lam >= 0 on the squared actions.
+    lo, hi: action bounds, a float or [A] (+-inf: unbounded): CEM and MPPI clamp their samples,
+        gradient planning projects onto them.
+    """
+
     def __init__(self, mode: str = "last", base: float = 1.0, weights=None, q=None,
                  action_penalty: float = 0.0, lo=-1.0, hi=1.0):
         if weights is not None:
