@@ -36,14 +36,14 @@ WORKLOADS = _standard_workloads()
 
 
 
-def _kernel_meta(w, kernel, arch):
+def _kernel_meta(w, kernel, arch, one_row=False):
     """The constexprs and launch options of an MLP kernel for a workload on sm_<arch>, as the
-    launchers choose them."""
+    launchers choose them (`one_row`: the opt-in one-row GBP tiles)."""
     from wmkernels import activations
     from wmkernels.ops._triton import packing, settings
     pk = dict(DP=packing.pad_dim(w["D"]), AP=packing.pad_dim(w["A"]), HP=packing.pad_dim(w["H"]), L=w["L"],
               act=activations.IDS["relu"], skip=packing.SKIP_IDENTITY)
-    bs = packing.block_sizes(pk, w["N"], kernel, arch)
+    bs = packing.block_sizes(pk, w["N"], kernel, arch, one_row)
     meta = packing.meta(pk, bs, kernel)
     meta["PREC"] = "ieee"
     launch = {k: meta.pop(k) for k in settings.LAUNCH[kernel]}
@@ -72,6 +72,10 @@ def configurations(arch, quick=False):
             out.append((name, "gbp", "_gbp_kernel", "adam+noise", dict(meta, OPT=UPDATE_ADAM, NOISE=True), launch))
             if name == "paper-gbp" and not quick:
                 out.append((name, "gbp", "_gbp_kernel", "sgd", dict(meta, OPT=UPDATE_SGD, NOISE=False), launch))
+            if w["N"] < 16:
+                meta, launch, bs = _kernel_meta(w, "gbp", arch, one_row=True)
+                out.append((name, "gbp", "_gbp_kernel", "adam+noise, one-row tiles",
+                            dict(meta, OPT=UPDATE_ADAM, NOISE=True), launch))
         else:
             SP = packing.pad_dim(w["N"])
             BC = column_block(w["T"] * w["A"])

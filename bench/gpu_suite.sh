@@ -44,5 +44,9 @@ stamp "cuda tests exit code $?: $(grep -E '(passed|failed|error)' "$OUT/tests_cu
 stamp "benchmark suite"
 timeout ${BENCH_TIMEOUT:-240} $PY -m bench.suite --device cuda --out "$OUT" > "$OUT/bench.log" 2>&1
 stamp "bench exit code $?"
+stamp "paper-gbp with the opt-in one-row GBP tiles (WMK_TRITON_GBP_ROWS=1), appended to bench.log"
+WMK_TRITON_GBP_ROWS=1 timeout 60 $PY -m bench.suite --device cuda --workloads paper-gbp --providers compile,triton \
+    --out "$OUT/one-row" >> "$OUT/bench.log" 2>&1
+stamp "one-row bench exit code $?"
 tail -40 "$OUT/bench.log"
 grep -h -E "^(FAILED|ERROR)" "$OUT/tests.txt" "$OUT/tests_cuda.txt" | head -20

@@ -97,6 +97,8 @@ def mm(acc, x_ptr, stride_xn, n_lim, k_lim, w_ptr, stride_wk, col0,
     """acc[BN, BC] += X[:BN, :K] @ W[:K, col0:col0+BC].
 
     X rows at stride_xn (rows >= n_lim and columns >= k_lim read as 0); W row-major, padded.
+    With BN >= 16 rows each chunk is a tl.dot; with fewer (tl.dot needs 16) each chunk is
+    multiplied and summed over K on the FMA units, so no padding rows are computed.
     """
     rn = tl.arange(0, BN)
     rk = tl.arange(0, BK)
@@ -106,5 +108,8 @@ def mm(acc, x_ptr, stride_xn, n_lim, k_lim, w_ptr, stride_wk, col0,
         x = tl.load(x_ptr + rn[:, None] * stride_xn + kk[None, :],
                     mask=(rn[:, None] < n_lim) & (kk[None, :] < k_lim), other=0.0)
         w = tl.load(w_ptr + kk[:, None] * stride_wk + rc[None, :])
-        acc = tl.dot(x, w, acc, input_precision=PREC)
+        if BN < 16:
+            acc += tl.sum(x[:, :, None] * w[None, :, :], axis=1)
+        else:
+            acc = tl.dot(x, w, acc, input_precision=PREC)
     return acc

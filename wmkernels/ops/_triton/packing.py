@@ -73,13 +73,17 @@ def pack_objective(step_weights, state_weights, DP: int):
     return as_f32(step_weights), q
 
 
-def block_sizes(pk, rows: int, kernel: str = "", sm: int = 90):
-    """Tile sizes: BN candidate rows per tile (16 or 32), BD/BA/BH output chunks (<= BLOCK_OUT,
-    GBP_BLOCK_OUT for kernel "gbp"), BK* reduction chunks (<= BLOCK_K, GBP_BLOCK_K_* by compute
-    capability `sm`, e.g. 80 or 90). Every one is a power of two >= 16 that divides its padded
-    dimension, so the kernels loop over whole chunks."""
+def block_sizes(pk, rows: int, kernel: str = "", sm: int = 90, one_row=None):
+    """Tile sizes: BN candidate rows per tile (16 or 32; 1 for kernel "gbp" with fewer than 16
+    rows when `one_row`, by default settings.GBP_ROWS), BD/BA/BH output chunks (<= BLOCK_OUT, GBP_BLOCK_OUT for kernel
+    "gbp"), BK* reduction chunks (<= BLOCK_K, GBP_BLOCK_K_* by compute capability `sm`, e.g. 80
+    or 90). Every chunk is a power of two >= 16 that divides its padded dimension, so the
+    kernels loop over whole chunks."""
     BN = min(settings.BLOCK_ROWS, max(16, triton.next_power_of_2(int(rows))))
-    if kernel == "gbp":
+    one_row = settings.GBP_ROWS if one_row is None else one_row
+    if kernel == "gbp" and one_row and rows < 16:
+        BN, BO, BK = 1, settings.GBP_ROW_BLOCK_OUT, settings.GBP_ROW_BLOCK_K
+    elif kernel == "gbp":
         BO = settings.GBP_BLOCK_OUT
         BK = settings.GBP_BLOCK_K_SM90 if sm >= 90 else settings.GBP_BLOCK_K_OLDER
     else:

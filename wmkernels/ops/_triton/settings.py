@@ -22,6 +22,12 @@ GBP_BLOCK_OUT = int(os.environ.get("WMK_TRITON_BLOCK_OUT", "64"))
 GBP_BLOCK_K_SM90 = int(os.environ.get("WMK_TRITON_BLOCK_K", "32"))      # sm_90 and later
 GBP_BLOCK_K_OLDER = int(os.environ.get("WMK_TRITON_BLOCK_K", "16"))     # earlier GPUs
 BLOCK_ROWS = int(os.environ.get("WMK_TRITON_BLOCK_ROWS", "32"))   # most candidate rows per tile
+# GBP plans with fewer than 16 candidates per problem in one-row tiles (device.mm then multiplies
+# and sums on the FMA units instead of padding each candidate to a 16-row tl.dot), with wider
+# chunks. Opt-in (WMK_TRITON_GBP_ROWS=1) until it has passed the float64 tests on a GPU.
+GBP_ROWS = os.environ.get("WMK_TRITON_GBP_ROWS") == "1"
+GBP_ROW_BLOCK_OUT = 64
+GBP_ROW_BLOCK_K = 32
 
 # Launch options per kernel (the compile gate, bench/compile_gate_triton.py, compiles with the
 # same). Each kernel gets an explicit register cap that the compile gate shows to be spill-free
