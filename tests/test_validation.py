@@ -1,9 +1,14 @@
-"""Every bad input class gets a clear error naming the argument."""
+"""Every bad input class gets a clear error naming the argument; the value checks' switch."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
 import wmkernels as wmk
 from helpers import random_model, random_problem
+from wmkernels import _checks
 
 D, A, T = 4, 2, 3
 
@@ -102,3 +107,64 @@ def test_op_level_plan_arguments(setup):
         wmk.ops.adam_step(actions, actions[:1], m, v, 1, 0.1)
     with pytest.raises(ValueError, match="step must be >= 1"):
         wmk.ops.adam_step(actions, actions, m, v, 0, 0.1)
+
+
+# ---- value checks: on by default in eager use, switchable, skipped where the host must not wait ----
+
+def test_value_checks_are_on_by_default_and_name_the_argument(setup):
+    model, z0, actions, goal, obj = setup
+    assert wmk.value_checks_enabled()
+    mean = torch.zeros(2, T, A)
+    with pytest.raises(ValueError, match="actions contains NaN or Inf"):
+        wmk.ops.rollout_cost(model, z0, _nan(actions), goal, obj, backend="torch")
+    with pytest.raises(ValueError, match="mean contains NaN or Inf"):
+        wmk.ops.mppi_plan(model, z0, goal, obj, _nan(mean), torch.ones_like(mean), 8, 1)
+    with pytest.raises(ValueError, match="lo contains NaN"):
+        wmk.ops.adam_step(actions, actions, torch.zeros_like(actions), torch.zeros_like(actions), 1, 0.1,
+                          lo=torch.tensor([0.0, float("nan")]))
+
+
+def test_value_checks_off_let_bad_values_through_and_the_switch_restores(setup):
+    model, z0, actions, goal, obj = setup
+    mean = torch.zeros(2, T, A)
+    with wmk.value_checks(False):
+        assert not wmk.value_checks_enabled()
+        cost = wmk.ops.rollout(model, z0, _nan(actions), goal, obj, backend="torch")
+        assert torch.isnan(cost[0, 0]) and torch.isfinite(cost[1]).all()
+        wmk.ops.cem_plan(model, z0, goal, obj, mean, -torch.ones_like(mean), 8, 2, 1)
+    assert wmk.value_checks_enabled()
+    with pytest.raises(RuntimeError, match="inside"):
+        with wmk.value_checks(False):
+            raise RuntimeError("inside")
+    assert wmk.value_checks_enabled()
+    wmk.set_value_checks(False)
+    try:
+        assert not wmk.value_checks_enabled()
+    finally:
+        wmk.set_value_checks(True)
+    with pytest.raises(ValueError, match="std must be non-negative"):
+        wmk.ops.cem_plan(model, z0, goal, obj, mean, -torch.ones_like(mean), 8, 2, 1)
+    with pytest.raises(TypeError, match="enabled must be a bool, got int"):
+        wmk.set_value_checks(0)
+
+
+def test_value_checks_env_switch():
+    code = "import wmkernels as wmk; print(wmk.value_checks_enabled())"
+    for value, expected in (("0", "False"), ("1", "True")):
+        env = {**os.environ, "WMK_VALUE_CHECKS": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
+
+
+def test_value_checks_are_skipped_while_a_cuda_stream_captures(setup, monkeypatch):
+    """Reading a tensor during CUDA-graph capture is an error: the checks step aside (shape
+    checks stay)."""
+    model, z0, actions, goal, obj = setup
+    assert _checks.value_checks_active() and _checks.can_sync()
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: True)
+    assert not _checks.value_checks_active() and not _checks.can_sync()
+    cost = wmk.ops.rollout(model, z0, _nan(actions), goal, obj, backend="torch")
+    assert torch.isnan(cost[0, 0])
+    with pytest.raises(ValueError, match=r"goal must have shape \[2, 4\]"):
+        wmk.ops.rollout(model, z0, actions, goal[:1], obj, backend="torch")

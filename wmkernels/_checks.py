@@ -1,11 +1,70 @@
-"""Input checks shared by every op and planner: each error names the argument."""
+"""Input checks shared by every op and planner: each error names the argument.
+
+Two kinds of check:
+- structure (type, rank, shape, dtype, device, Python numbers): read only metadata, so they
+  always run, also under torch.compile and CUDA-graph capture;
+- values of tensors (no NaN/Inf, bounds, lo <= hi, std >= 0, ...): reading a tensor's values
+  on the host synchronises its device, so these run only while `value_checks_active()`:
+  switched on (the default; `set_value_checks`, `value_checks`, env WMK_VALUE_CHECKS=0), not
+  under torch.compile and not while a CUDA stream is capturing a graph
+  (docs/backends.md, "Value checks and host synchronisation").
+"""
+import contextlib
 import math
+import os
 
 import torch
 
+_value_checks = os.environ.get("WMK_VALUE_CHECKS", "1") != "0"
+
+
+def set_value_checks(enabled: bool) -> None:
+    """Switch the value checks of tensors on or off for the whole process."""
+    global _value_checks
+    if not isinstance(enabled, bool):
+        raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+    _value_checks = enabled
+
+
+def value_checks_enabled() -> bool:
+    """The switch of set_value_checks (on unless WMK_VALUE_CHECKS=0 or switched off)."""
+    return _value_checks
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool):
+    """Run a block with the value checks switched on or off; the previous state comes back after."""
+    before = _value_checks
+    set_value_checks(enabled)
+    try:
+        yield
+    finally:
+        set_value_checks(before)
+
+
+def can_sync() -> bool:
+    """Whether the host may wait for the device now: not under torch.compile, and no CUDA
+    stream capturing a graph."""
+    if torch.compiler.is_compiling():
+        return False
+    return not (torch.cuda.is_initialized() and torch.cuda.is_current_stream_capturing())
+
+
+def value_checks_active() -> bool:
+    """Whether tensor value checks run now: can_sync() and switched on."""
+    return can_sync() and _value_checks
+
+
+def check_values(condition, message: str) -> None:
+    """A value check: raise ValueError(message) unless condition() (a bool tensor) is all true.
+    condition is called only while value_checks_active(); reading its result syncs the device."""
+    if value_checks_active() and not bool(condition().all()):
+        raise ValueError(message)
+
 
 def tensor(name: str, x, *, ndim=None, dtype=None, device=None, finite=True) -> torch.Tensor:
-    """Check that x is a floating tensor of the given rank, dtype and device, with no NaN/Inf."""
+    """Check that x is a floating tensor of the given rank, dtype and device, and (a value
+    check) with no NaN/Inf if finite."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -16,8 +75,8 @@ def tensor(name: str, x, *, ndim=None, dtype=None, device=None, finite=True) -> 
         raise TypeError(f"{name} has dtype {x.dtype}, expected {dtype} (the model's dtype)")
     if device is not None and x.device != torch.device(device):
         raise ValueError(f"{name} is on {x.device}, expected {device} (the model's device)")
-    if finite and not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or Inf")
+    if finite:
+        check_values(lambda: torch.isfinite(x), f"{name} contains NaN or Inf")
     return x
 
 

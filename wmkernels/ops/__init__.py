@@ -88,8 +88,7 @@ def _bound(name, value, A, like):
         _checks.shape(name, value, (A,))
     else:
         value = torch.full((A,), float(value), dtype=like.dtype, device=like.device)
-    if bool(torch.isnan(value).any()):
-        raise ValueError(f"{name} contains NaN")
+    _checks.check_values(lambda: ~torch.isnan(value), f"{name} contains NaN")
     return value
 
 
@@ -111,8 +110,7 @@ def adam_step(actions, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     _checks.finite_float("eps", eps, minimum=0.0, strict=True)
     A = actions.shape[-1]
     lo, hi = _bound("lo", lo, A, actions), _bound("hi", hi, A, actions)
-    if bool((lo > hi).any()):
-        raise ValueError("lo must be <= hi everywhere")
+    _checks.check_values(lambda: lo <= hi, "lo must be <= hi everywhere")
     name = _backend.resolve(backend, actions.device)
     hyper = (int(step), float(lr), float(beta1), float(beta2), float(eps))
     if name == "torch":
@@ -155,8 +153,7 @@ def _check_sampling(model, z0, goal, mean, std, samples, iters, momentum, seed):
     _, D, A = check_problem(model, z0, goal, (mean, 0), "mean")
     _checks.tensor("std", std, dtype=mean.dtype, device=mean.device)
     _checks.shape("std", std, tuple(mean.shape))
-    if bool((std < 0).any()):
-        raise ValueError("std must be non-negative")
+    _checks.check_values(lambda: std >= 0, "std must be non-negative")
     _checks.positive_int("samples", samples)
     _checks.positive_int("iters", iters)
     if not 0.0 <= _checks.finite_float("momentum", momentum) < 1.0:
