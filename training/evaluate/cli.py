@@ -66,7 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     task.add_argument("--success-tol", type=float, help="success when the error's norm is below this (default 0.1)")
     parser.add_argument("--out", default="eval/results", help="output folder (default: eval/results)")
     parser.add_argument("--ship", nargs="+", metavar="RUN_DIR",
-                        help="copy training runs' model.wmk and metadata json into --models-dir, then exit")
+                        help="copy training runs' model.wmk into --models-dir as <env>-<method>.wmk, then exit")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     if not args.ship and not args.env:
