@@ -12,7 +12,7 @@ PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 WMK_NO_JIT=1 WMK_NO_EXTENSION=1 WMK_TEST_DEVICE=cuda
 for cfg in ${CONFIGS:-32x16 64x32 128x32}; do
   export WMK_TRITON_BLOCK_OUT=${cfg%x*} WMK_TRITON_BLOCK_K=${cfg#*x}
-  { timeout 60 $PY -m pytest -q -p no:cacheprovider -o addopts= tests/triton/test_float32_plans.py -k gbp 2>&1 | tail -1
+  { timeout 60 $PY -m pytest -q -p no:cacheprovider -o addopts= tests/ops/test_gbp.py -k triton 2>&1 | tail -1
     timeout 120 $PY -m bench.suite --device cuda --workloads "${WORKLOADS:-paper-gbp,wide-batch}" \
       --providers torch,triton --out "$(mktemp -d)" 2>&1 | grep -E "passed|failed|triton:|torch:|Error"
   } > "$OUT/$cfg.log"
