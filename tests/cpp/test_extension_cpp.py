@@ -44,12 +44,12 @@ def test_disabled_extension_reports_a_reason():
             "r = _backend.unavailable_reason('cpp', 'cpu')\n"
             "assert r and 'WMK_NO_EXTENSION' in r, r\n"
             "try:\n"
-            "    _backend.resolve('cpp', 'cpu', 'rollouts')\n"
+            "    _backend.resolve('cpp', 'cpu')\n"
             "except wmk.BackendUnavailable as e:\n"
             "    assert 'WMK_NO_EXTENSION' in str(e)\n"
             "else:\n"
             "    raise AssertionError('no error')\n"
-            "assert _backend.resolve('auto', 'cpu', 'rollouts') == 'torch'\n"
+            "assert _backend.resolve('auto', 'cpu') == 'torch'\n"
             "print('ok')\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
