@@ -22,7 +22,8 @@ def counters(M, seed=0):
 def test_words_equal(seed, stream):
     from wmkernels import _extension as ext
     c = counters(4096, seed % 1000)
-    got = ext.ops().philox_words(c, seed, stream)
+    ext.module()
+    got = torch.ops.wmkernels.philox_words(c, seed, stream)
     ref = torch.stack(_random.philox4x32(c[:, 0], c[:, 1], c[:, 2], c[:, 3], seed, stream), dim=1)
     assert torch.equal(got, ref)
 
@@ -32,7 +33,8 @@ def test_normals_equal(seed, stream):
     from wmkernels import _extension as ext
     c = counters(8192, 3)
     c[:, 3] %= 4  # a few steps
-    got = ext.ops().philox_normal(c, seed, stream)
+    ext.module()
+    got = torch.ops.wmkernels.philox_normal(c, seed, stream)
     # counters are (i, n, p, step): normal() takes step as a scalar, so compare per step
     steps = c[:, 3]
     ref = torch.empty_like(got)
