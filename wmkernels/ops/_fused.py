@@ -11,7 +11,7 @@ import importlib
 
 import torch
 
-from .. import activations
+from .. import _backend, activations
 from . import schema
 
 TRITON_MODULES = ("rollouts", "adam", "gbp", "sampling")
@@ -40,8 +40,10 @@ def objective_args(obj, dtype):
             as_arg(obj.lo, dtype), as_arg(obj.hi, dtype))
 
 
+@_backend.constant_under_compile
 def load(backend: str):
-    """Make the backend's implementations of every op available (registers them once)."""
+    """Make the backend's implementations of every op available (registers them once).
+    Under torch.compile it runs while tracing, and the graph holds no call to it."""
     schema.define()
     if backend == "triton":
         for family in TRITON_MODULES:

@@ -1,0 +1,179 @@
+"""The public API under torch.compile(fullgraph=True).
+
+On every backend of the test device each public op compiles to one graph and gives the eager
+results (bit for bit on the fused backends, whose compiled graph calls the same kernel);
+compiled code carries no value check.
+"""
+import pytest
+import torch
+
+import wmkernels as wmk
+from helpers import DEVICE, random_model, random_problem, rel_err
+from wmkernels import _backend
+
+D, A, T, N, P = 5, 2, 3, 4, 2
+F32 = torch.float32
+
+
+@pytest.fixture(autouse=True)
+def fresh_dynamo():
+    """Each test compiles its own functions: no cache or recompile count carries over."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+@pytest.fixture(params=_backend.BACKENDS)
+def backend(request):
+    """Every backend in turn; one that cannot run on the test device skips with its reason."""
+    reason = _backend.unavailable_reason(request.param, DEVICE)
+    if reason is not None:
+        pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture
+def problem():
+    """(model, z0 [P, D], actions [P, N, T, A], goal [P, D], objective) in float32 on the test device."""
+    model = random_model(D, A, (12,), "silu", "matrix", dtype=F32, device=DEVICE, seed=3)
+    z0, actions, goal = random_problem(P, N, T, D, A, dtype=F32, device=DEVICE, seed=4)
+    obj = wmk.Objective("all", base=0.7, q=[1.0, 0.5, 2.0, 1.0, 1.5], action_penalty=0.05,
+                        lo=[-1.0, -0.8], hi=0.9)
+    return model, z0, actions, goal, obj
+
+
+def _public_ops(model, z0, goal, obj, backend):
+    """op name -> f(actions [P, N, T, A]) calling that public op; outputs as a tuple."""
+    gen = torch.Generator().manual_seed(5)
+    std = (0.3 + torch.rand(P, T, A, generator=gen)).to(DEVICE)
+    noise = (0.01 * torch.randn(P, N, T, A, generator=gen)).to(DEVICE)
+    hi = torch.tensor([0.9, 0.7], device=DEVICE)
+
+    def adam_step(a):
+        x, m, v = a.clone(), 0.1 * a, a * a
+        wmk.ops.adam_step(x, 0.5 - a, m, v, 3, 0.1, lo=-1.0, hi=hi, noise=noise, backend=backend)
+        return x, m, v
+
+    return {
+        "rollout": lambda a: wmk.ops.rollout(model, z0, a, goal, obj, return_states=True, backend=backend),
+        "rollout_grad": lambda a: wmk.ops.rollout_grad(model, z0, a, goal, obj, backend=backend),
+        "rollout_cost": lambda a: (wmk.ops.rollout_cost(model, z0, a, goal, obj, backend=backend),),
+        "adam_step": adam_step,
+        "gbp_plan": lambda a: wmk.ops.gbp_plan(model, z0, goal, obj, a, 3, 0.1, noise=0.01, seed=11,
+                                               backend=backend),
+        "cem_plan": lambda a: wmk.ops.cem_plan(model, z0, goal, obj, a[:, 0], std, 7, 3, 2, momentum=0.2,
+                                               seed=12, backend=backend),
+        "mppi_plan": lambda a: wmk.ops.mppi_plan(model, z0, goal, obj, a[:, 0], std, 7, 2, temperature=0.5,
+                                                 seed=13, backend=backend),
+    }
+
+
+def _compile(fn, backend):
+    """torch.compile(fn, fullgraph=True): AOT-traced for a fused backend (its op stays one opaque
+    node); for the torch backend the graph Dynamo traced runs as it is (AOT tracing of the
+    unrolled plan loops is slow and tests PyTorch, not wmkernels)."""
+    return torch.compile(fn, fullgraph=True, backend="eager" if backend == "torch" else "aot_eager")
+
+
+def _tol(backend):
+    """Compiled against eager: a fused backend's graph calls the same kernel, so bit for bit
+    (0); Dynamo rewrites some aten ops of the torch backend (addcmul_ into an fma): float32 rounding."""
+    return 1e-6 if backend == "torch" else 0.0
+
+
+def _same(out, ref, tol=0.0):
+    """Equal outputs: bit for bit when tol is 0, else relative error below tol."""
+    assert len(out) == len(ref)
+    for o, r in zip(out, ref):
+        assert o.shape == r.shape and o.dtype == r.dtype
+        assert torch.equal(o, r) if tol == 0.0 else rel_err(o, r) < tol
+
+
+@pytest.mark.parametrize("op", ["rollout", "rollout_grad", "rollout_cost", "adam_step", "gbp_plan",
+                                "cem_plan", "mppi_plan"])
+def test_public_op_compiles_to_one_graph_equal_to_eager(problem, backend, op):
+    model, z0, actions, goal, obj = problem
+    fn = _public_ops(model, z0, goal, obj, backend)[op]
+    compiled = _compile(fn, backend)
+    _same(compiled(actions), fn(actions), _tol(backend))
+
+
+def test_rollout_cost_backward_compiles_to_one_graph(problem, backend):
+    """The differentiable cost's gradient, compiled, against eager and float64 autograd of the
+    torch backend."""
+    model, z0, actions, goal, obj = problem
+    weights = torch.rand(P, N, generator=torch.Generator().manual_seed(6)).to(DEVICE)
+
+    def loss(a):
+        return (wmk.ops.rollout_cost(model, z0, a, goal, obj, backend=backend) * weights).sum()
+
+    compiled = _compile(loss, backend)
+    grads = []
+    for f in (compiled, loss):
+        a = actions.clone().requires_grad_(True)
+        f(a).backward()
+        grads.append(a.grad)
+    _same(grads[:1], grads[1:], _tol(backend))
+    a64 = actions.double().requires_grad_(True)
+    cost64 = wmk.ops.rollout(model.to(dtype=torch.float64), z0.double(), a64, goal.double(), obj, backend="torch")
+    (cost64 * weights.double()).sum().backward()
+    assert rel_err(grads[0], a64.grad) < 1e-4
+
+
+def test_inductor_compiles_a_fused_rollout_gradient_and_adam_step(problem):
+    """The default compiler (inductor) over rollout_grad and the in-place adam_step of the fastest
+    fused backend here, as one graph."""
+    backend = _backend.resolve("auto", DEVICE)
+    if backend == "torch":
+        pytest.skip("no fused backend on this device")
+    model, z0, actions, goal, obj = problem
+
+    def step(a):
+        cost, grad = wmk.ops.rollout_grad(model, z0, a, goal, obj, backend=backend)
+        x, m, v = a.clone(), torch.zeros_like(a), torch.zeros_like(a)
+        wmk.ops.adam_step(x, grad, m, v, 1, 0.05, lo=-1.0, hi=0.9, backend=backend)
+        return cost, x, m, v
+
+    _same(torch.compile(step, fullgraph=True)(actions), step(actions))
+
+
+def test_compiled_code_carries_no_value_check_but_keeps_structure_checks(problem):
+    model, z0, actions, goal, obj = problem
+    bad = actions.clone()
+    bad[0, 1, 2, 0] = float("nan")
+
+    def cost(a, g):
+        return wmk.ops.rollout(model, z0, a, g, obj, backend="torch")
+
+    with pytest.raises(ValueError, match="actions contains NaN or Inf"):
+        cost(bad, goal)
+    compiled = torch.compile(cost, fullgraph=True, backend="aot_eager")
+    out = compiled(bad, goal)
+    assert torch.isnan(out[0, 1]) and torch.isfinite(out[1]).all()
+    with pytest.raises(Exception, match=r"goal must have shape \[2, 5\], got \[1, 5\]"):
+        compiled(actions, goal[:1])
+
+
+def test_an_unavailable_backend_is_named_under_compile(problem):
+    model, z0, actions, goal, obj = problem
+    missing = next((b for b in _backend.BACKENDS if _backend.unavailable_reason(b, DEVICE) is not None), None)
+    if missing is None:
+        pytest.skip("every backend runs here")
+    compiled = torch.compile(lambda a: wmk.ops.rollout(model, z0, a, goal, obj, backend=missing),
+                             fullgraph=True, backend="aot_eager")
+    with pytest.raises(Exception, match=f"backend '{missing}' is unavailable"):
+        compiled(actions)
+
+
+def test_backend_resolution_is_marked_constant_as_torch_compiler_marks_it():
+    """_backend.constant_under_compile marks a function as torch.compiler.assume_constant_result
+    does (without importing torch._dynamo at import of wmkernels)."""
+    def ours():
+        return 1
+
+    def theirs():
+        return 1
+
+    _backend.constant_under_compile(ours)
+    torch.compiler.assume_constant_result(theirs)
+    assert vars(ours) == vars(theirs) != {}
