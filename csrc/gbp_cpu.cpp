@@ -90,6 +90,7 @@ namespace WMK_ISA {
 template <typename T>
 void gbp_tiles(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& pool, const GbpSettings<T>& s, const T* z0,
                const T* goal, const T* init, int64_t P, int64_t N, int T_, T* rows_out, T* row_cost, T* row_hist) {
+  check_panels(net);
   const int A = net.A, TA = T_ * A;
   at::parallel_for(0, P * N, 1, [&](int64_t begin, int64_t end) {
     TileScratch<T>& sc = pool.mine();

@@ -84,6 +84,7 @@ namespace WMK_ISA {
 template <typename T>
 void rollout_tiles(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& pool, const T* z0, const T* goal,
                    const T* actions, int64_t P, int64_t N, int T_, bool with_grad, T* cost, T* extra) {
+  check_panels(net);
   const int D = net.D, Dp = net.Dp, TA = T_ * net.A;
   at::parallel_for(0, P * N, 1, [&](int64_t begin, int64_t end) {
     TileScratch<T>& sc = pool.mine();

@@ -177,6 +177,7 @@ void sampling_problems(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& poo
                        const T* z0, const T* goal, int64_t P, int T_, T* mean, T* stdv, T* cost_out, T* history,
                        T* cand_all, double* costs_all, float* eps_all, std::vector<std::vector<int64_t>>& order_all,
                        bool outer) {
+  check_panels(net);
   const int A = net.A, D = net.D, TA = T_ * A;
   const int64_t S = s.samples;
   const T mom = T(s.momentum), keep = T(1.0 - s.momentum);

@@ -1,13 +1,13 @@
 // ISA-independent parts of the CPU kernels: the packed model, the objective view,
 // per-thread scratch layout and the choice of instruction set at run time.
 //
-// Layout. Every matrix is stored row-major with its rows padded to a multiple of
-// kPadBytes (128 bytes: 32 floats, 16 doubles), 64-byte aligned, so the micro-kernel
-// (mlp_tile.h) loads whole vectors from it without tails. Padding columns are zero,
-// so padded outputs stay zero through every activation (act(0) = 0 for all five).
-//   W[l]  [in_l,  outp_l]  forward:  out = in @ W[l] + b[l]
-//   WT[l] [out_l, inp_l ]  backward: d_in = d_out @ W[l]^T
-//   S, ST [D, Dp]          skip matrix and its transpose (absent for the identity skip)
+// Layout. Every matrix is stored in column panels (pack_panels: panel_width<T>() columns,
+// K contiguous rows each, zero-filled past the last column), 128-byte aligned, so the
+// micro-kernel (panel_gemm.h) streams whole vectors from it without tails. Activation rows
+// and biases are padded to a multiple of kPadBytes (128 bytes: 32 floats, 16 doubles).
+//   W[l]  [in_l,  out_l] panels  forward:  out = in @ W[l] + b[l]
+//   WT[l] [out_l, in_l ] panels  backward: d_in = d_out @ W[l]^T
+//   S, ST [D, D] panels          skip matrix and its transpose (absent for the identity skip)
 #pragma once
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -54,6 +54,7 @@ struct Net {
   const T* ST = nullptr;
   int Dp = 0;  // padded state width
   int Hp = 0;  // padded width of the widest activation buffer (hidden layers and the input x)
+  int nr = 0;  // panel width of W, WT, S, ST (panel_width<T>() when packed)
 };
 
 template <typename T>
@@ -65,13 +66,43 @@ struct Obj {
   const T* hi = nullptr;  // [A]
 };
 
-// Packs the model into one aligned buffer; `storage` keeps it alive.
+// The panel width (columns) of packed matrices: two vectors of the instruction set that
+// WMK_ISA_CALL runs for T (defined with the dispatch below; panel_gemm.h's kPanel).
+template <typename T>
+int panel_width();
+
+// Elements of a [K, N] matrix packed in panels of nr columns, rounded to whole 128-byte lines.
+template <typename T>
+int64_t panels_elems(int K, int N, int nr) {
+  return round_up(int64_t(K) * round_up(N, nr), pad_elems<T>());
+}
+
+// Packs M [K, N] (element (k, j) at m[k * row_stride + j * col_stride]) into column panels of
+// nr columns: panel p holds columns [p nr, p nr + w) as K contiguous rows of w elements at
+// dst + p K nr, where w = nr, or nr / 2 for a last panel with at most nr / 2 columns left;
+// columns past N are zero. dst holds panels_elems(K, N, nr) elements.
+template <typename T>
+void pack_panels(const T* m, int64_t row_stride, int64_t col_stride, int K, int N, int nr, T* dst) {
+  std::fill(dst, dst + panels_elems<T>(K, N, nr), T(0));
+  for (int j0 = 0; j0 < N; j0 += nr) {
+    const int w = N - j0 > nr / 2 ? nr : nr / 2;
+    T* panel = dst + int64_t(j0) * K;
+    for (int k = 0; k < K; ++k)
+      for (int j = j0; j < std::min(N, j0 + w); ++j)
+        panel[int64_t(k) * w + (j - j0)] = m[k * row_stride + j * col_stride];
+  }
+}
+
+// Packs the model into one aligned buffer (weights in panels, once per call); `storage` keeps
+// it alive.
 template <typename T>
 Net<T> pack_model(at::TensorList weights, at::TensorList biases,
                   const at::Tensor& skip, int64_t activation, at::Tensor& storage) {
   Net<T> net;
   const int n = static_cast<int>(weights.size());
   const int64_t pe = pad_elems<T>();
+  const int nr = panel_width<T>();
+  net.nr = nr;
   net.L = n - 1;
   net.D = static_cast<int>(weights[n - 1].size(1));
   net.K0 = static_cast<int>(weights[0].size(0));
@@ -85,45 +116,35 @@ Net<T> pack_model(at::TensorList weights, at::TensorList biases,
     net.out[l] = static_cast<int>(weights[l].size(1));
     net.inp[l] = static_cast<int>(round_up(net.in[l], pe));
     net.outp[l] = static_cast<int>(round_up(net.out[l], pe));
-    total += int64_t(net.in[l]) * net.outp[l] + int64_t(net.out[l]) * net.inp[l] + net.outp[l];
+    total += panels_elems<T>(net.in[l], net.out[l], nr) + panels_elems<T>(net.out[l], net.in[l], nr) + net.outp[l];
     if (l < n - 1) hp = std::max<int64_t>(hp, net.outp[l]);
   }
   net.Hp = static_cast<int>(hp);
-  if (net.skip_matrix) total += 2 * int64_t(net.D) * net.Dp;
+  if (net.skip_matrix) total += 2 * panels_elems<T>(net.D, net.D, nr);
   storage = at::zeros({total + pe}, weights[0].options().device(at::kCPU));
   T* base = storage.data_ptr<T>();
   // at::zeros on CPU is 64-byte aligned; every section below is a multiple of 128 bytes.
   T* cursor = base;
+  auto take = [&cursor](int64_t count) { T* p = cursor; cursor += count; return p; };
   for (int l = 0; l < n; ++l) {
     const T* w = weights[l].data_ptr<T>();
-    const T* bias = biases[l].data_ptr<T>();
-    T* W = cursor;
-    cursor += int64_t(net.in[l]) * net.outp[l];
-    T* WT = cursor;
-    cursor += int64_t(net.out[l]) * net.inp[l];
-    T* B = cursor;
-    cursor += net.outp[l];
-    for (int i = 0; i < net.in[l]; ++i)
-      for (int j = 0; j < net.out[l]; ++j) {
-        W[int64_t(i) * net.outp[l] + j] = w[int64_t(i) * net.out[l] + j];
-        WT[int64_t(j) * net.inp[l] + i] = w[int64_t(i) * net.out[l] + j];
-      }
-    std::memcpy(B, bias, sizeof(T) * net.out[l]);
+    const int in = net.in[l], out = net.out[l];
+    T* W = take(panels_elems<T>(in, out, nr));
+    T* WT = take(panels_elems<T>(out, in, nr));
+    T* B = take(net.outp[l]);
+    pack_panels<T>(w, out, 1, in, out, nr, W);
+    pack_panels<T>(w, 1, out, out, in, nr, WT);
+    std::memcpy(B, biases[l].data_ptr<T>(), sizeof(T) * out);
     net.W[l] = W;
     net.WT[l] = WT;
     net.b[l] = B;
   }
   if (net.skip_matrix) {
     const T* s = skip.data_ptr<T>();
-    T* S = cursor;
-    cursor += int64_t(net.D) * net.Dp;
-    T* ST = cursor;
-    cursor += int64_t(net.D) * net.Dp;
-    for (int i = 0; i < net.D; ++i)
-      for (int j = 0; j < net.D; ++j) {
-        S[int64_t(i) * net.Dp + j] = s[int64_t(i) * net.D + j];
-        ST[int64_t(j) * net.Dp + i] = s[int64_t(i) * net.D + j];
-      }
+    T* S = take(panels_elems<T>(net.D, net.D, nr));
+    T* ST = take(panels_elems<T>(net.D, net.D, nr));
+    pack_panels<T>(s, net.D, 1, net.D, net.D, nr, S);
+    pack_panels<T>(s, 1, net.D, net.D, net.D, nr, ST);
     net.S = S;
     net.ST = ST;
   }
@@ -256,6 +277,16 @@ inline Isa float_isa() {
 #else
   return Isa::kBase;
 #endif
+}
+
+// Two vectors of the instruction set that WMK_ISA_CALL picks for T (foreach_isa.h's
+// WMK_VEC_BYTES: 64, 32, 16 bytes): the panel width of packed matrices.
+template <typename T>
+int panel_width() {
+  const int vec_bytes = std::is_same<T, float>::value
+                            ? (float_isa() == Isa::kAvx512 ? 64 : float_isa() == Isa::kAvx2 ? 32 : 16)
+                            : 16;
+  return 2 * vec_bytes / static_cast<int>(sizeof(T));
 }
 
 }  // namespace cpu

@@ -3,86 +3,12 @@
 // No include guard on purpose.
 //
 // A tile is up to kMaxTile candidate rows rolled through the model together: the per-step
-// products become matrix products [C, K] x [K, N] computed by `gemm` in register blocks of
-// WMK_TILE rows by two vectors, so every weight vector loaded feeds WMK_TILE rows and every
-// weight panel brought into L1 feeds the whole tile. The weights are pre-laid out by pack_model (W for the forward pass, W^T
-// for the backward pass) so that the inner loop always runs over the contiguous output
-// width. Nothing here allocates.
+// products become matrix products [C, K] x [K, N] over the packed weight panels (panel_gemm.h),
+// so every weight vector loaded feeds a register tile of rows and every panel block brought
+// into L1 feeds the whole tile. Nothing here allocates.
+#include "cpu/panel_gemm.h"
+
 namespace {
-
-template <typename T>
-struct VecOf {
-  typedef T type __attribute__((vector_size(WMK_VEC_BYTES), may_alias));
-};
-
-template <typename T>
-inline typename VecOf<T>::type vload(const T* p) {
-  return *reinterpret_cast<const typename VecOf<T>::type*>(p);
-}
-template <typename T>
-inline void vstore(T* p, typename VecOf<T>::type v) {
-  *reinterpret_cast<typename VecOf<T>::type*>(p) = v;
-}
-
-// One block of NV vectors of columns starting at j0 for R rows:
-// out[c, j] (+)= sum_{k<K} in[c, k] M[k, j] (+ bias[j]). The accumulators (R x NV vectors)
-// stay in registers; M, bias and out are padded to whole 128-byte rows, so a block never
-// leaves them (the columns past the real width receive values that nothing reads).
-template <typename T, int R, int NV>
-inline void gemm_block(const T* __restrict in, int ldin, int K, const T* __restrict M, int ldm,
-                       const T* __restrict bias, T* __restrict out, int ldout, bool accumulate, int j0) {
-  typedef typename VecOf<T>::type vec;
-  constexpr int VL = WMK_VEC_BYTES / static_cast<int>(sizeof(T));
-  vec acc[R][NV];
-  for (int c = 0; c < R; ++c)
-    for (int v = 0; v < NV; ++v)
-      acc[c][v] = accumulate ? vload(out + c * ldout + j0 + v * VL)
-                             : (bias != nullptr ? vload(bias + j0 + v * VL) : vec{});
-  const T* mrow = M + j0;
-  for (int k = 0; k < K; ++k, mrow += ldm) {
-    vec w[NV];
-    for (int v = 0; v < NV; ++v) w[v] = vload(mrow + v * VL);
-#pragma GCC unroll 8
-    for (int c = 0; c < R; ++c) {
-      const T s = in[c * ldin + k];
-      for (int v = 0; v < NV; ++v) acc[c][v] += s * w[v];
-    }
-  }
-  for (int c = 0; c < R; ++c)
-    for (int v = 0; v < NV; ++v) vstore(out + c * ldout + j0 + v * VL, acc[c][v]);
-}
-
-// out[c, :N] (+)= in[c, :K] @ M[:K, :N] (+ bias) for the tile's `rows` (1..kMaxTile) rows.
-// Column blocks are the outer loop and register sub-tiles of at most WMK_TILE rows (balanced
-// sizes) the inner one, so each K x (two vectors) panel of M is loaded from L2/L3 once per
-// tile and then reused from L1 by every sub-tile: this matters once the weights outgrow L2.
-template <typename T>
-inline void gemm(int rows, const T* __restrict in, int ldin, int K, const T* __restrict M, int ldm,
-                 const T* __restrict bias, int N, T* __restrict out, int ldout, bool accumulate) {
-  constexpr int VL = WMK_VEC_BYTES / static_cast<int>(sizeof(T));
-  const int subtiles = (rows + WMK_TILE - 1) / WMK_TILE;
-  for (int j0 = 0; j0 < N; j0 += 2 * VL) {
-    const bool two = N - j0 > VL;
-    for (int s = 0; s < subtiles; ++s) {
-      const int r0 = rows * s / subtiles, r1 = rows * (s + 1) / subtiles;
-      const T* sin = in + r0 * ldin;
-      T* sout = out + r0 * ldout;
-#define WMK_GEMM_CASE(r)                                                                                    \
-  case r:                                                                                                   \
-    if (two)                                                                                                \
-      gemm_block<T, (r <= WMK_TILE ? r : 1), 2>(sin, ldin, K, M, ldm, bias, sout, ldout, accumulate, j0);  \
-    else                                                                                                    \
-      gemm_block<T, (r <= WMK_TILE ? r : 1), 1>(sin, ldin, K, M, ldm, bias, sout, ldout, accumulate, j0);  \
-    break;
-      switch (r1 - r0) {
-        WMK_GEMM_CASE(1) WMK_GEMM_CASE(2) WMK_GEMM_CASE(3) WMK_GEMM_CASE(4)
-        WMK_GEMM_CASE(5) WMK_GEMM_CASE(6) WMK_GEMM_CASE(7) WMK_GEMM_CASE(8)
-        default: break;
-      }
-#undef WMK_GEMM_CASE
-    }
-  }
-}
 
 // Cuts rows [begin, end) into the fewest tiles of at most kMaxTile rows, of balanced sizes,
 // and calls f(first_row, rows) for each.
@@ -159,13 +85,13 @@ inline void tile_forward(int rows, const Net<T>& net, const Obj<T>& obj, TileScr
     T* in = sc.x;
     T* out = sc.y;
     for (int l = 0; l < L; ++l) {
-      gemm<T>(C, in, Hp, net.in[l], net.W[l], net.outp[l], net.b[l], net.out[l], out, Hp, false);
+      panel_gemm<T>(C, in, Hp, net.in[l], net.W[l], net.b[l], net.out[l], out, Hp, false);
       activate<T>(C, net.act, out, store_deriv ? sc.deriv + (t * L + l) * C * Hp : nullptr, Hp, net.out[l]);
       std::swap(in, out);
     }
-    gemm<T>(C, in, Hp, net.in[L], net.W[L], net.outp[L], net.b[L], D, zn, Dp, false);
+    panel_gemm<T>(C, in, Hp, net.in[L], net.W[L], net.b[L], D, zn, Dp, false);
     if (net.skip_matrix) {
-      gemm<T>(C, z, Dp, D, net.S, Dp, nullptr, D, zn, Dp, true);
+      panel_gemm<T>(C, z, Dp, D, net.S, nullptr, D, zn, Dp, true);
     } else {
       for (int c = 0; c < C; ++c)
         for (int d = 0; d < D; ++d) zn[c * Dp + d] += z[c * Dp + d];
@@ -199,7 +125,7 @@ inline void tile_backward(int rows, const Net<T>& net, const Obj<T>& obj, TileSc
         dz[c * Dp + d] += two_w * obj.q[d] * (zn[c * Dp + d] - sc.goal[c * Dp + d]);
     T* dh = sc.x;
     T* dn = sc.y;
-    gemm<T>(C, dz, Dp, D, net.WT[L], net.inp[L], nullptr, net.in[L], dh, Hp, false);
+    panel_gemm<T>(C, dz, Dp, D, net.WT[L], nullptr, net.in[L], dh, Hp, false);
     for (int l = L - 1; l >= 0; --l) {
       const T* dv = sc.deriv + (t * L + l) * C * Hp;
       const int n = net.out[l];
@@ -208,7 +134,7 @@ inline void tile_backward(int rows, const Net<T>& net, const Obj<T>& obj, TileSc
         const T* s = dv + c * Hp;
         for (int j = 0; j < n; ++j) r[j] *= s[j];
       }
-      gemm<T>(C, dh, Hp, n, net.WT[l], net.inp[l], nullptr, net.in[l], dn, Hp, false);
+      panel_gemm<T>(C, dh, Hp, n, net.WT[l], nullptr, net.in[l], dn, Hp, false);
       std::swap(dh, dn);
     }
     // dh now holds dx = [dz part, da part] for each row.
@@ -220,7 +146,7 @@ inline void tile_backward(int rows, const Net<T>& net, const Obj<T>& obj, TileSc
     }
     if (t == 0) break;
     if (net.skip_matrix) {
-      gemm<T>(C, dz, Dp, D, net.ST, Dp, nullptr, D, dz2, Dp, false);
+      panel_gemm<T>(C, dz, Dp, D, net.ST, nullptr, D, dz2, Dp, false);
       std::swap(dz, dz2);
     }
     for (int c = 0; c < C; ++c)
