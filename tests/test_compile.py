@@ -1,8 +1,10 @@
-"""The public API under torch.compile(fullgraph=True).
+"""The public API under torch.compile(fullgraph=True), and host synchronisations.
 
-On every backend of the test device each public op compiles to one graph and gives the eager
-results (bit for bit on the fused backends, whose compiled graph calls the same kernel);
-compiled code carries no value check.
+On every backend of the test device: each public op and each planner's plan compiles to one
+graph and gives the eager results (bit for bit on the fused backends, whose compiled graph
+calls the same kernel); compiled code carries no value check. On a GPU (WMK_TEST_DEVICE=cuda,
+bench/gpu_suite.sh): a plan with value checks off and timed=False makes no host
+synchronisation.
 """
 import pytest
 import torch
@@ -13,6 +15,8 @@ from wmkernels import _backend
 
 D, A, T, N, P = 5, 2, 3, 4, 2
 F32 = torch.float32
+ON_GPU = pytest.mark.skipif(not (DEVICE == "cuda" and torch.cuda.is_available()),
+                            reason="needs a CUDA device (WMK_TEST_DEVICE=cuda, bench/gpu_suite.sh)")
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +70,16 @@ def _public_ops(model, z0, goal, obj, backend):
         "mppi_plan": lambda a: wmk.ops.mppi_plan(model, z0, goal, obj, a[:, 0], std, 7, 2, temperature=0.5,
                                                  seed=13, backend=backend),
     }
+
+
+PLANNERS = {
+    "gbp": lambda model, obj, backend, **kw: wmk.GradientPlanner(model, T, obj, iters=3, samples=2, noise=0.01,
+                                                                 backend=backend, **kw),
+    "cem": lambda model, obj, backend, **kw: wmk.CEMPlanner(model, T, obj, samples=7, elites=3, iters=2,
+                                                            init_std=0.5, backend=backend, **kw),
+    "mppi": lambda model, obj, backend, **kw: wmk.MPPIPlanner(model, T, obj, samples=7, iters=2, temperature=0.5,
+                                                              init_std=0.5, backend=backend, **kw),
+}
 
 
 def _compile(fn, backend):
@@ -137,6 +151,37 @@ def test_inductor_compiles_a_fused_rollout_gradient_and_adam_step(problem):
     _same(torch.compile(step, fullgraph=True)(actions), step(actions))
 
 
+@pytest.mark.parametrize("kind", PLANNERS)
+def test_plan_compiles_to_one_graph_equal_to_eager(problem, backend, kind):
+    """plan() from a warm start, compiled: the same plan, info without a time (nothing waits)."""
+    model, z0, actions, goal, obj = problem
+    planner = PLANNERS[kind](model, obj, backend)
+    warm = actions[:, 0].clamp(-0.8, 0.7)
+    compiled = _compile(lambda z, g, w: planner.plan(z, g, init=w, seed=21), backend)
+    out, ref = compiled(z0, goal, warm), planner.plan(z0, goal, init=warm, seed=21)
+    _same((out.actions, out.cost, out.info["history"]), (ref.actions, ref.cost, ref.info["history"]),
+          _tol(backend))
+    assert out.info["backend"] == ref.info["backend"] == backend
+    assert out.info["time"] is None and ref.info["time"] > 0.0
+
+
+def test_plan_timing_is_optional_and_the_objective_is_resolved_once(problem):
+    model, z0, _, goal, obj = problem
+    planner = PLANNERS["cem"](model, obj, "torch", timed=False)
+    first = planner.plan(z0, goal)
+    assert first.info["time"] is None
+    resolved = planner.resolved_objective(z0)
+    assert planner.resolved_objective(z0) is resolved
+    planner.plan(z0, goal)
+    assert planner.resolved_objective(z0) is resolved
+    planner.objective = wmk.Objective("last", lo=-0.5, hi=0.5)
+    assert planner.resolved_objective(z0).hi[0] == 0.5
+    planner.timed = True
+    assert planner.plan(z0, goal).info["time"] > 0.0
+    with pytest.raises(TypeError, match="timed must be a bool, got int"):
+        PLANNERS["gbp"](model, obj, "torch", timed=1)
+
+
 def test_compiled_code_carries_no_value_check_but_keeps_structure_checks(problem):
     model, z0, actions, goal, obj = problem
     bad = actions.clone()
@@ -177,3 +222,30 @@ def test_backend_resolution_is_marked_constant_as_torch_compiler_marks_it():
     _backend.constant_under_compile(ours)
     torch.compiler.assume_constant_result(theirs)
     assert vars(ours) == vars(theirs) != {}
+
+
+# ---- on a GPU: host synchronisations ----------------------------------------------------------
+
+@ON_GPU
+@pytest.mark.parametrize("kind", PLANNERS)
+def test_plan_makes_no_host_sync_with_value_checks_off(problem, backend, kind, monkeypatch):
+    """Value checks off and timed=False: no synchronising CUDA call inside plan()
+    (torch.cuda.set_sync_debug_mode('error') raises on one; torch.cuda.synchronize is counted).
+    With the checks on, the same call does synchronise: the probe sees it."""
+    model, z0, actions, goal, obj = problem
+    planner = PLANNERS[kind](model, obj, backend, timed=False)
+    warm = actions[:, 0].clamp(-0.8, 0.7)
+    ref = planner.plan(z0, goal, init=warm)  # first use: kernels built, objective resolved
+    torch.cuda.synchronize()
+    waits = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *args, **kwargs: waits.append(args))
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with wmk.value_checks(False):
+            out = planner.plan(z0, goal, init=warm)
+        with pytest.raises(RuntimeError, match="synchronizing"):
+            planner.plan(z0, goal, init=warm)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert waits == []
+    assert torch.equal(out.actions, ref.actions) and torch.equal(out.cost, ref.cost)

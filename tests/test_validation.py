@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import wmkernels as wmk
-from helpers import random_model, random_problem
-from wmkernels import _checks
+from helpers import DEVICE, random_model, random_problem
+from wmkernels import _backend, _checks
 
 D, A, T = 4, 2, 3
 
@@ -111,6 +111,46 @@ def test_op_level_plan_arguments(setup):
 
 # ---- value checks: on by default in eager use, switchable, skipped where the host must not wait ----
 
+def _run_ops(model, z0, actions, goal, obj, backend):
+    """Every public op once on good inputs."""
+    P, _, T, A = actions.shape
+    mean, std = actions[:, 0].clone(), torch.full((P, T, A), 0.5, device=actions.device)
+    m, v = torch.zeros_like(actions), torch.zeros_like(actions)
+    wmk.ops.rollout(model, z0, actions, goal, obj, return_states=True, backend=backend)
+    wmk.ops.rollout_grad(model, z0, actions, goal, obj, backend=backend)
+    wmk.ops.rollout_cost(model, z0, actions, goal, obj, backend=backend)
+    wmk.ops.adam_step(actions.clone(), actions, m, v, 1, 0.1, lo=-1.0, hi=torch.ones(A, device=actions.device),
+                      backend=backend)
+    wmk.ops.gbp_plan(model, z0, goal, obj, actions, 2, 0.1, noise=0.01, backend=backend)
+    wmk.ops.cem_plan(model, z0, goal, obj, mean, std, 6, 2, 2, backend=backend)
+    wmk.ops.mppi_plan(model, z0, goal, obj, mean, std, 6, 2, backend=backend)
+
+
+def _run_planners(model, z0, goal, obj, backend):
+    """Each planner's plan, and two MPC steps (the second warm-started)."""
+    for planner in (wmk.GradientPlanner(model, T, obj, iters=2, samples=2, backend=backend, timed=False),
+                    wmk.CEMPlanner(model, T, obj, samples=6, elites=2, iters=2, backend=backend, timed=False),
+                    wmk.MPPIPlanner(model, T, obj, samples=6, iters=2, backend=backend, timed=False)):
+        planner.plan(z0, goal)
+        mpc = wmk.MPC(planner)
+        mpc.act(z0, goal)
+        mpc.act(z0, goal)
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """Names of the calls that read a tensor's values on the host (bool, item, float, ...)."""
+    reads = []
+    for name in ("__bool__", "item", "tolist", "__float__", "__int__", "__index__"):
+        original = getattr(torch.Tensor, name)
+
+        def probe(self, *args, _original=original, _name=name, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, probe)
+    return reads
+
+
 def test_value_checks_are_on_by_default_and_name_the_argument(setup):
     model, z0, actions, goal, obj = setup
     assert wmk.value_checks_enabled()
@@ -122,6 +162,26 @@ def test_value_checks_are_on_by_default_and_name_the_argument(setup):
     with pytest.raises(ValueError, match="lo contains NaN"):
         wmk.ops.adam_step(actions, actions, torch.zeros_like(actions), torch.zeros_like(actions), 1, 0.1,
                           lo=torch.tensor([0.0, float("nan")]))
+
+
+@pytest.mark.parametrize("backend", _backend.BACKENDS)
+def test_with_value_checks_off_no_tensor_is_read_on_the_host(host_reads, backend):
+    """Value checks off: the ops, plans and MPC steps read no tensor value on the host (what
+    synchronises a GPU); on, the same calls do read (the probe sees the checks)."""
+    if _backend.unavailable_reason(backend, DEVICE) is not None:
+        pytest.skip(_backend.unavailable_reason(backend, DEVICE))
+    if backend == "triton" and DEVICE == "cpu":
+        pytest.skip("the Triton interpreter runs the kernels on the host")
+    model = random_model(D, A, (8,), dtype=torch.float32, device=DEVICE)
+    z0, actions, goal = random_problem(2, 3, T, D, A, dtype=torch.float32, device=DEVICE)
+    obj = wmk.Objective("all", base=0.5, q=[1.0, 2.0, 0.5, 1.0], action_penalty=0.1, lo=[-1.0, -0.5], hi=1.0)
+    _run_ops(model, z0, actions, goal, obj, backend)
+    assert "__bool__" in host_reads
+    host_reads.clear()
+    with wmk.value_checks(False):
+        _run_ops(model, z0, actions, goal, obj, backend)
+        _run_planners(model, z0, goal, obj, backend)
+    assert host_reads == []
 
 
 def test_value_checks_off_let_bad_values_through_and_the_switch_restores(setup):

@@ -1,4 +1,8 @@
-"""What every planner shares: problem shapes, backend choice, timing, the result type."""
+"""What every planner shares: problem shapes, backend choice, timing, the result type.
+
+With value checks off and timed=False, plan() reads no tensor on the host, so never waits for
+the device; under torch.compile and CUDA-graph capture both step aside by themselves
+(docs/backends.md, "Value checks and host synchronisation")."""
 import time
 from dataclasses import dataclass, field
 
@@ -13,16 +17,20 @@ from ..ops import check_problem
 @dataclass
 class PlanResult:
     """actions [P, T, A] ([T, A] for a single problem), cost [P] ([]) of those actions,
-    info: backend, iters, time (seconds, synchronised), history [P, iters], ..."""
+    info: backend, iters, time (seconds, synchronised; None when not timed), history [P, iters], ..."""
     actions: torch.Tensor
     cost: torch.Tensor
     info: dict = field(default_factory=dict)
 
 
 class Planner:
-    """Base of the planners: subclasses implement `_solve`."""
+    """Base of the planners: subclasses implement `_solve`.
 
-    def __init__(self, model, horizon, objective, seed, backend, action_dim=None):
+    timed: measure info["time"], the wall time of plan() with the device synchronised at its
+    end (one host synchronisation per plan on a GPU). False, or under torch.compile or CUDA-graph
+    capture: info["time"] is None and plan() waits for nothing."""
+
+    def __init__(self, model, horizon, objective, seed, backend, action_dim=None, timed=True):
         if isinstance(model, MLPWorldModel):
             if action_dim is not None and action_dim != model.action_dim:
                 raise ValueError(f"action_dim={action_dim} disagrees with the model's {model.action_dim}")
@@ -43,12 +51,25 @@ class Planner:
         if backend != "auto" and backend not in _backend.BACKENDS:
             raise ValueError(f"backend must be 'auto' or one of {_backend.BACKENDS}, got {backend!r}")
         self.backend = backend
+        if not isinstance(timed, bool):
+            raise TypeError(f"timed must be a bool, got {type(timed).__name__}")
+        self.timed = timed
+        self._resolved = (None, None)
 
     def resolved_objective(self, z0):
-        return self.objective.resolve(self.horizon, z0.shape[-1], self.action_dim, z0.dtype, z0.device)
+        """The objective for this planner and z0's size, dtype and device. Resolving may copy host
+        data to the device, so the last one is kept and plans reuse it (traced fresh under compile);
+        an Objective is not changed after construction (assign a new one instead)."""
+        key = (self.objective, self.horizon, z0.shape[-1], self.action_dim, z0.dtype, z0.device)
+        if torch.compiler.is_compiling():
+            return self.objective.resolve(*key[1:])
+        if self._resolved[0] != key:
+            self._resolved = (key, self.objective.resolve(*key[1:]))
+        return self._resolved[1]
 
     def plan(self, z0, goal, init=None, seed=None) -> PlanResult:
-        """Plan for z0, goal [P, D] (or [D]); init as the subclass documents; seed overrides self.seed."""
+        """Plan for z0, goal [P, D] (or [D]); init as the subclass documents; seed overrides self.seed.
+        Raises NonFiniteError when the cost or actions of a problem are NaN or Inf (a value check)."""
         single = isinstance(z0, torch.Tensor) and z0.dim() == 1
         if single:
             z0 = z0[None]
@@ -57,11 +78,13 @@ class Planner:
         check_problem(self.model, z0, goal)
         seed = self.seed if seed is None else _checks.seed(seed)
         backend = _backend.resolve(self.backend, z0.device, self.model)
-        start = time.perf_counter()
+        timed = self.timed and _checks.can_sync()
+        start = time.perf_counter() if timed else None
         actions, cost, history, extra = self._solve(z0, goal, init, seed, backend)
-        if z0.device.type == "cuda":
+        if timed and z0.device.type == "cuda":
             torch.cuda.synchronize(z0.device)
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start if timed else None
+        _checks.finite_plan(actions, cost)
         info = {"backend": backend, "time": elapsed, "history": history, **extra}
         if single:
             actions, cost, history = actions[0], cost[0], history[0]

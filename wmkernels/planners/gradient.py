@@ -18,8 +18,8 @@ class GradientPlanner(Planner):
 
     def __init__(self, model, horizon=5, objective=None, iters=100, lr=0.2, samples=1,
                  optimizer="adam", noise=0.003, seed=0, backend="auto", init_std=1.0,
-                 betas=(0.9, 0.999), eps=1e-8, action_dim=None):
-        super().__init__(model, horizon, objective, seed, backend, action_dim)
+                 betas=(0.9, 0.999), eps=1e-8, action_dim=None, timed=True):
+        super().__init__(model, horizon, objective, seed, backend, action_dim, timed)
         self.iters = _checks.positive_int("iters", iters)
         self.lr = _checks.finite_float("lr", lr, minimum=0.0, strict=True)
         self.samples = _checks.positive_int("samples", samples)
@@ -48,6 +48,6 @@ class GradientPlanner(Planner):
     def _solve(self, z0, goal, init, seed, backend):
         start = self.initial_actions(z0, init, seed)
         actions, cost, history = ops.gbp_plan(
-            self.model, z0, goal, self.objective, start, self.iters, self.lr, self.optimizer,
+            self.model, z0, goal, self.resolved_objective(z0), start, self.iters, self.lr, self.optimizer,
             self.betas[0], self.betas[1], self.eps, self.noise, seed, backend=backend)
         return actions, cost, history, {"iters": self.iters, "samples": self.samples}

@@ -8,8 +8,8 @@ from .base import Planner
 class SamplingPlanner(Planner):
 
     def __init__(self, model, horizon, objective, samples, iters, init_std, momentum, seed,
-                 backend, action_dim):
-        super().__init__(model, horizon, objective, seed, backend, action_dim)
+                 backend, action_dim, timed):
+        super().__init__(model, horizon, objective, seed, backend, action_dim, timed)
         self.samples = _checks.positive_int("samples", samples)
         self.iters = _checks.positive_int("iters", iters)
         self.init_std = _checks.finite_float("init_std", init_std, minimum=0.0)
