@@ -1,10 +1,11 @@
-"""The public API under torch.compile(fullgraph=True), and host synchronisations.
+"""The public API under torch.compile(fullgraph=True) and in CUDA graphs.
 
 On every backend of the test device: each public op and each planner's plan compiles to one
 graph and gives the eager results (bit for bit on the fused backends, whose compiled graph
-calls the same kernel); compiled code carries no value check. On a GPU (WMK_TEST_DEVICE=cuda,
-bench/gpu_suite.sh): a plan with value checks off and timed=False makes no host
-synchronisation.
+calls the same kernel); compiled code carries no value check; MPC keeps its warm start in one
+buffer. On a GPU (WMK_TEST_DEVICE=cuda, bench/gpu_suite.sh): a plan with value checks off and
+timed=False makes no host synchronisation, and an MPC step captured in a CUDA graph replays
+the eager steps.
 """
 import pytest
 import torch
@@ -224,7 +225,38 @@ def test_backend_resolution_is_marked_constant_as_torch_compiler_marks_it():
     assert vars(ours) == vars(theirs) != {}
 
 
-# ---- on a GPU: host synchronisations ----------------------------------------------------------
+def _eager_mpc(planner, model, z0, goal, seeds):
+    """MPC written out: plan from the warm start with seeds[k], execute the first action in the
+    model, shift the plan by one step (its tail zeros clamped into the bounds); -> [(action, state)]."""
+    resolved = planner.resolved_objective(z0)
+    z, warm, steps = z0.clone(), None, []
+    for seed in seeds:
+        plan = planner.plan(z, goal, init=warm, seed=seed).actions
+        tail = torch.clamp(torch.zeros_like(plan[:, :1]), resolved.lo, resolved.hi)
+        warm = torch.cat([plan[:, 1:], tail], dim=1)
+        z = model.step(z, plan[:, 0])
+        steps.append((plan[:, 0].clone(), z.clone()))
+    return steps
+
+
+@pytest.mark.parametrize("kind", PLANNERS)
+def test_mpc_keeps_its_warm_start_in_one_buffer(problem, kind):
+    """MPC.act equals MPC written out, and from its second call it updates one warm-start buffer
+    in place (what lets a captured step carry the warm start from replay to replay)."""
+    model, z0, _, goal, obj = problem
+    planner = PLANNERS[kind](model, obj, "torch", seed=30)
+    mpc, state, steps, buffers = wmk.MPC(planner), z0.clone(), [], []
+    for _ in range(4):
+        action = mpc.act(state, goal)[:, 0]
+        state = model.step(state, action)
+        steps.append((action, state))
+        buffers.append(mpc._warm)
+    assert all(b is buffers[0] for b in buffers)
+    for (a, s), (a_ref, s_ref) in zip(steps, _eager_mpc(planner, model, z0, goal, [30, 31, 32, 33]), strict=True):
+        _same((a, s), (a_ref, s_ref))
+
+
+# ---- on a GPU: host synchronisations and CUDA graphs -------------------------------------------
 
 @ON_GPU
 @pytest.mark.parametrize("kind", PLANNERS)
@@ -249,3 +281,38 @@ def test_plan_makes_no_host_sync_with_value_checks_off(problem, backend, kind, m
         torch.cuda.set_sync_debug_mode("default")
     assert waits == []
     assert torch.equal(out.actions, ref.actions) and torch.equal(out.cost, ref.cost)
+
+
+@ON_GPU
+@pytest.mark.parametrize("kind", PLANNERS)
+def test_mpc_step_in_a_captured_graph_replays_the_eager_steps(problem, backend, kind):
+    """An MPC step (plan from the warm start, execute the first action in the model, shift the
+    warm start) captured in a CUDA graph after two eager steps, replayed: the same actions and
+    states as eager MPC whose later steps use the captured step's seed (a graph replays it).
+    Value checks and timing step aside by themselves while the stream captures. Everything runs
+    on one stream, so cuBLAS (torch backend) keeps one workspace and its results."""
+    model, z0, _, goal, obj = problem
+    steps, seed = 6, 30
+    planner = PLANNERS[kind](model, obj, backend, seed=seed)
+    mpc, state = wmk.MPC(planner), z0.clone()
+
+    def mpc_step():
+        action = mpc.act(state, goal)[:, 0]
+        state.copy_(model.step(state, action))
+        return action
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        eager = _eager_mpc(planner, model, z0, goal, [seed + min(k, 2) for k in range(steps)])
+        captured = [(mpc_step().clone(), state.clone()) for _ in range(2)]  # also warms every kernel up
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, stream=side):
+            action = mpc_step()
+        for _ in range(steps - 2):
+            graph.replay()
+            captured.append((action.clone(), state.clone()))
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    for (a, s), (a_ref, s_ref) in zip(captured, eager, strict=True):
+        _same((a, s), (a_ref, s_ref))

@@ -8,7 +8,10 @@ from .base import Planner
 class MPC:
     """Wraps any planner. With warm_start, each plan starts from the previous plan shifted by
     `execute` steps, its tail filled with zeros clamped into the bounds. Each call uses
-    seed planner.seed + (number of calls since reset) so replans draw fresh noise."""
+    seed planner.seed + (number of calls since reset) so replans draw fresh noise.
+
+    The warm start is one buffer, updated in place from the second call on: an act() captured
+    in a CUDA graph reads and writes it on every replay (with the seed of the captured call)."""
 
     def __init__(self, planner: Planner, execute: int = 1, warm_start: bool = True):
         if not isinstance(planner, Planner):
@@ -42,6 +45,10 @@ class MPC:
         if self.warm_start:
             obj = self.planner.resolved_objective(z2)
             tail = torch.clamp(torch.zeros_like(result.actions[:, :self.execute]), obj.lo, obj.hi)
-            self._warm = torch.cat([result.actions[:, self.execute:], tail], dim=1)
+            shifted = torch.cat([result.actions[:, self.execute:], tail], dim=1)
+            if self._warm is None:
+                self._warm = shifted
+            else:
+                self._warm.copy_(shifted)
         now = result.actions[:, :self.execute]
         return now[0] if single else now
