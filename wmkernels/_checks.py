@@ -114,3 +114,28 @@ def seed(value) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
         raise ValueError(f"seed must be an int in [0, 2**32), got {value!r}")
     return value
+
+
+class NonFiniteError(ValueError):
+    """A plan whose cost or actions hold NaN or Inf; `problems` lists the problem indices."""
+
+    def __init__(self, message: str, problems):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+def finite_plan(actions: torch.Tensor, cost: torch.Tensor) -> None:
+    """A value check of a plan (actions [P, T, A], cost [P]): raise NonFiniteError naming the
+    problems whose cost or actions are not finite. Runs only while value_checks_active()."""
+    if not value_checks_active():
+        return
+    P = cost.shape[0]
+    bad = ~(torch.isfinite(cost) & torch.isfinite(actions.reshape(P, -1)).all(dim=1))
+    if bool(bad.any()):
+        problems = bad.nonzero().flatten().tolist()
+        shown = ", ".join(map(str, problems[:10])) + (", ..." if len(problems) > 10 else "")
+        raise NonFiniteError(
+            f"the plan's cost or actions are NaN or Inf for {len(problems)} of {P} problems ({shown}): the "
+            f"model's predicted states overflow or turn NaN along the plan; check the model, z0 and goal "
+            f"(with value checks off, wmkernels.set_value_checks(False), plan() returns such plans as they are)",
+            problems)
