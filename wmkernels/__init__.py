@@ -4,7 +4,7 @@ Importing this package loads neither triton nor the C++ extension; backends load
 """
 from . import ops
 from ._backend import BackendUnavailable
-from ._checks import set_value_checks, value_checks, value_checks_enabled
+from ._checks import NonFiniteError, set_value_checks, value_checks, value_checks_enabled
 from .model import MLPWorldModel, WorldModelModule, linear_world_model
 from .model_file import ModelFileError
 from .objective import Objective
@@ -14,4 +14,4 @@ from ._info import info
 __version__ = "0.1.0"
 __all__ = ["MLPWorldModel", "WorldModelModule", "ModelFileError", "Objective", "GradientPlanner",
            "CEMPlanner", "MPPIPlanner", "MPC", "PlanResult", "BackendUnavailable", "linear_world_model", "ops", "info",
-           "set_value_checks", "value_checks", "value_checks_enabled"]
+           "set_value_checks", "value_checks", "value_checks_enabled", "NonFiniteError"]
