@@ -1,4 +1,4 @@
-"""Counter-based normal draws shared by every backend.
+"""Counter-based normal draws shared by every backend (docs/random.md).
 
 A draw is Philox4x32-10 (Salmon et al., SC'11) with
 
@@ -7,13 +7,15 @@ A draw is Philox4x32-10 (Salmon et al., SC'11) with
 
 followed by Box-Muller on the first two output words:
 
-    u1 = max(int32(x0) mapped to [0, 1), 1e-7),  u2 = int32(x1) mapped to [0, 1)
-    z  = sqrt(-2 log u1) * cos(2 pi u2)
+    u1 = max(int32(x0) mapped to [0, 1), 1e-7),  u2 = int32(x1) mapped to [0, 1)    (float32)
+    z  = float32(sqrt(-2 log u1) * cos(2 pi u2))                                   (float64)
 
-where "int32(x) mapped to [0, 1)" is |x| (with -x - 1 for negative x) times 2^-31,
-as in Triton's ``tl.rand``. Triton kernels reproduce the same numbers with
-``tl.philox(seed + (stream << 32), i, n, p, step)``; the C++ backend implements
-the same rounds. Equal (seed, stream, step, p, n, i) give equal draws everywhere.
+where "int32(x) mapped to [0, 1)" is |x| (with -x - 1 for negative x) times 2^-31, as in
+Triton's ``tl.rand``. The log, the square root and the cosine are evaluated in float64 and z is
+rounded to float32 once; the cosine is a fixed sequence of float64 multiplications and
+additions (``cos_2pi``), so every backend computes it with the same operations. Triton
+kernels use ``tl.philox(seed + (stream << 32), i, n, p, step)``; csrc/philox.h implements the
+same rounds and transform for the CPU and CUDA kernels.
 """
 import math
 
@@ -56,6 +58,34 @@ def _uint32_to_unit(x: torch.Tensor) -> torch.Tensor:
     return signed.to(torch.float32) * 4.6566127342e-10
 
 
+TWO_PI = 6.283185307179586   # 2 pi rounded to float64
+# Taylor coefficients (-1)^j / (2j)! and (-1)^j / (2j+1)!, j = 0..8, rounded to float64:
+# on |theta| <= pi/4 the first omitted terms are below 2e-18 (cos) and 1e-19 theta (sin).
+COS_COEFFS = tuple((-1) ** j / math.factorial(2 * j) for j in range(9))
+SIN_COEFFS = tuple((-1) ** j / math.factorial(2 * j + 1) for j in range(9))
+
+
+def cos_2pi(u: torch.Tensor) -> torch.Tensor:
+    """cos(2 pi u) in float64 for float64 u in [0, 1) holding float32 values.
+
+    u = k/4 + r with k = floor(4u + 1/2) and |r| <= 1/8 (both exact), theta = r * TWO_PI, then
+    the Taylor polynomials of cos and sin in theta^2 by Horner (one multiplication and one
+    addition per coefficient, each rounded) and the quadrant k mod 4:
+    cos(2 pi u) = cos(theta), -sin(theta), -cos(theta), sin(theta).
+    """
+    k = torch.floor(u * 4.0 + 0.5)
+    theta = (u - 0.25 * k) * TWO_PI
+    t2 = theta * theta
+    c = torch.full_like(t2, COS_COEFFS[-1])
+    s = torch.full_like(t2, SIN_COEFFS[-1])
+    for a, b in zip(reversed(COS_COEFFS[:-1]), reversed(SIN_COEFFS[:-1])):
+        c = t2 * c + a
+        s = t2 * s + b
+    s = theta * s
+    q = k.to(torch.int64) % 4
+    return torch.where(q == 0, c, torch.where(q == 1, -s, torch.where(q == 2, -c, s)))
+
+
 def normal(seed: int, stream: int, step: int, p, n, i) -> torch.Tensor:
     """Standard normal float32 draws for broadcastable int64 index tensors p, n, i."""
     if not 0 <= seed <= _MASK32:
@@ -63,9 +93,15 @@ def normal(seed: int, stream: int, step: int, p, n, i) -> torch.Tensor:
     p, n, i = torch.broadcast_tensors(p, n, i)
     step_t = torch.full_like(p, step)
     x0, x1, _, _ = philox4x32(i, n, p, step_t, seed, stream)
-    u1 = torch.clamp(_uint32_to_unit(x0), min=1.0e-7)
-    u2 = _uint32_to_unit(x1)
-    return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(u2 * (2.0 * math.pi))
+    return box_muller(x0, x1)
+
+
+def box_muller(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """float32(sqrt(-2 log u1) cos(2 pi u2)) in float64, u1 = max(unit(x0), 1e-7), u2 = unit(x1)
+    (float32 uniforms), for int64 tensors x0, x1 of Philox words."""
+    u1 = torch.clamp(_uint32_to_unit(x0), min=1.0e-7).double()
+    u2 = _uint32_to_unit(x1).double()
+    return (torch.sqrt(-2.0 * torch.log(u1)) * cos_2pi(u2)).to(torch.float32)
 
 
 def normal_block(seed: int, stream: int, step: int, P: int, N: int, T: int, A: int,

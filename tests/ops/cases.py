@@ -4,13 +4,13 @@ Every op test runs once per backend (the `backend` fixture, tests/ops/conftest.p
 with a float64 reference: the torch backend run on the model as a plain torch.nn.Module
 (`model.to_module()`), whose gradients come from autograd. That path shares no code with the
 MLPWorldModel paths under test (hand-written BPTT, fused kernels), so the torch backend is
-checked too. Plans use the same seed as the reference, so the random draws agree.
+checked too. Plans use the same seed as the reference, so the random draws agree to the bit
+(docs/random.md).
 
 Tolerances are relative-error norms (helpers.rel_err), keyed by (backend, dtype of the inputs).
 Backends that compute float64 inputs in float32 (triton) get float32 tolerances for them; whole
 plans on such backends may be off by twice the error of the torch backend's own float32 plan
-(Adam's normalisation and softmax weights amplify rounding), and plans that draw noise by the
-cross-backend agreement of the draws (plan_tolerance).
+(Adam's normalisation and softmax weights amplify rounding; plan_tolerance).
 """
 import zlib
 from collections import namedtuple
@@ -53,18 +53,13 @@ def exact_float64(backend):
     return tol(backend, F64) < 1e-8
 
 
-# Plans draw normals (Philox, then Box-Muller in float32) that agree across backends only to float32
-# rounding, 2e-6 relative (docs/random.md): a float64 plan that draws may differ by that much.
-DRAW_TOL = 2e-6
-
-
-def plan_tolerance(backend, dtype, err32, draws=True):
-    """A whole plan: the table's tolerance where the backend computes in float64 (at least DRAW_TOL
-    if the plan draws noise on a backend other than the reference's); else the larger of the
-    table's and twice err32, the error of the torch backend's float32 plan against the reference."""
+def plan_tolerance(backend, dtype, err32):
+    """A whole plan: the table's tolerance where the backend computes in float64 (its draws are the
+    reference's, bit for bit); else the larger of the table's and twice err32, the error of the
+    torch backend's float32 plan against the reference."""
     t = tol(backend, dtype)
     if dtype == F64 and exact_float64(backend):
-        return max(t, DRAW_TOL) if draws and backend != "torch" else t
+        return t
     return max(t, 2.0 * err32)
 
 
@@ -237,7 +232,7 @@ def as32(args):
     return [a.float() if isinstance(a, torch.Tensor) else a for a in args]
 
 
-def assert_plan_close(run, backend, model, args, draws=True):
+def assert_plan_close(run, backend, model, args):
     """run(model, *args, backend=...) -> a tuple of tensors (a plan). The backend on the float64
     model and inputs against the float64 reference (the torch backend on model.to_module()), within
     plan_tolerance. Returns the backend's plan."""
@@ -247,6 +242,6 @@ def assert_plan_close(run, backend, model, args, draws=True):
     assert len(out) == len(ref)
     for i, (o, r, r32) in enumerate(zip(out, ref, ref32)):
         assert o.shape == r.shape and o.dtype == r.dtype == F64, i
-        limit = plan_tolerance(backend, F64, rel_err(r32, r), draws)
+        limit = plan_tolerance(backend, F64, rel_err(r32, r))
         assert rel_err(o, r) < limit, (i, rel_err(o, r), limit)
     return out
