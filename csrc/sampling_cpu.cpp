@@ -5,6 +5,7 @@
 // rolls them out in tiles of WMK_TILE rows, and refits:
 //   CEM:  the `elites` lowest costs -> elite mean and population std, blended with momentum
 //   MPPI: softmax(-cost / temperature) weighted mean, blended with momentum (std fixed)
+// and the blended mean is clamped into [lo, hi].
 // With P >= threads each thread runs whole problems (no synchronisation at all); with fewer
 // problems than threads the candidate tiles of each iteration are spread over the threads.
 #ifndef WMK_ISA
@@ -220,7 +221,7 @@ void sampling_problems(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& poo
             const double d = double(cand[order[e] * TA + i]) - em;
             var += d * d;
           }
-          mu[i] = mom * mu[i] + keep * static_cast<T>(em);
+          mu[i] = clamp_bounds<T>(mom * mu[i] + keep * static_cast<T>(em), obj.lo[i % A], obj.hi[i % A]);
           sd[i] = mom * sd[i] + keep * static_cast<T>(std::sqrt(var / double(E)));
         }
       } else {  // MPPI
@@ -237,11 +238,11 @@ void sampling_problems(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& poo
         for (int i = 0; i < TA; ++i) {
           double acc = 0;
           for (int64_t n = 0; n < S; ++n) acc += weights[n] * double(cand[n * TA + i]);
-          mu[i] = mom * mu[i] + keep * static_cast<T>(acc / total);
+          mu[i] = clamp_bounds<T>(mom * mu[i] + keep * static_cast<T>(acc / total), obj.lo[i % A], obj.hi[i % A]);
         }
       }
     }
-    // Cost of the returned mean (not clamped, as in the reference).
+    // Cost of the returned mean.
     T* row = cand;
     std::memcpy(row, mu, sizeof(T) * TA);
     evaluate<T>(net, obj, pool, zp, gp, row, 1, T_, costs, false);

@@ -6,7 +6,8 @@
 //   (global workspace, L2), rolled out in tiles of TILE rows -> costs in shared memory;
 //   a bitonic sort of (cost, index) in shared memory orders them;
 //   CEM: mean/std of the `elites` first; MPPI: softmax(-cost / temperature) weighted mean;
-//   both blended with momentum. mean and std stay in shared memory for the whole plan.
+//   both blended with momentum, the mean clamped into [lo, hi]. mean and std stay in shared memory
+//   for the whole plan.
 // Plain CUDA (no ATen): compiles standalone for the compile gate.
 #include "cuda/common.cuh"
 #include "cuda/launch_util.cuh"
@@ -136,7 +137,7 @@ __global__ void __launch_bounds__(kThreads, 1) sampling_plan_kernel(DeviceNet ne
             const float d = cand[int64_t(idx[e]) * TA + i] - em;
             var = fmaf(d, d, var);
           }
-          mu[i] = a.momentum * mu[i] + keep * em;
+          mu[i] = clamp_bounds<float>(a.momentum * mu[i] + keep * em, obj.lo[i % A], obj.hi[i % A]);
           sd[i] = a.momentum * sd[i] + keep * sqrtf(var / float(E));
         }
       } else {  // MPPI: key[0] is the lowest cost after the sort
@@ -153,7 +154,7 @@ __global__ void __launch_bounds__(kThreads, 1) sampling_plan_kernel(DeviceNet ne
         for (int i = tid; i < TA; i += nt) {
           float acc = 0.f;
           for (int s = 0; s < S; ++s) acc += expf(-(key[s] - lowest) / a.temperature) * cand[int64_t(idx[s]) * TA + i];
-          mu[i] = a.momentum * mu[i] + keep * (acc / total);
+          mu[i] = clamp_bounds<float>(a.momentum * mu[i] + keep * (acc / total), obj.lo[i % A], obj.hi[i % A]);
         }
       }
       __syncthreads();

@@ -88,3 +88,15 @@ def test_adam_step_with_scalar_bounds(backend, dtype, device):
     assert out is a
     assert rel_err(a, torch.full_like(a, -0.2)) < tol(backend, dtype)
     assert rel_err(m, 0.1 * g) < tol(backend, dtype) and rel_err(v, 0.001 * g * g) < tol(backend, dtype)
+
+
+def test_adam_step_keeps_float64_actions_inside_the_bounds(backend, device):
+    """float64 actions far outside bounds that float32 cannot represent: every projected action
+    lies in [lo, hi] exactly, also on the backends that clamp in float32 (the bounds reach them
+    rounded inwards to float32 values)."""
+    a, g, m, v, noise, lo, hi = _inputs(F64, device, seed=3)
+    a = 10.0 * a
+    x, mm, vv = a.clone(), m.clone(), v.clone()
+    wmk.ops.adam_step(x, g, mm, vv, 2, 0.05, lo=lo, hi=hi, noise=noise, backend=backend)
+    assert bool(((x >= lo) & (x <= hi)).all())
+    assert bool((((x - lo).abs() < 1e-6) | ((x - hi).abs() < 1e-6)).any())   # the bounds bind

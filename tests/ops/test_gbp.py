@@ -98,3 +98,19 @@ def test_auto_backend_prefers_the_fastest_available():
     chosen = wmk.GradientPlanner(model, horizon=3, iters=3, backend=expected).plan(z0, goal)
     assert auto.info["backend"] == expected
     assert torch.equal(auto.actions, chosen.actions) and torch.equal(auto.cost, chosen.cost)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_gbp_plan_projects_an_init_outside_the_bounds(optimizer, backend, device):
+    """Candidates started 4 widths of the box outside it come back inside [lo, hi] exactly, as the
+    reference's."""
+    case = "P2-N1-T4-D7-A3-w19-tanh-identity-all+penalty+bounds-adam-noise0.003-iters3"
+    model, z0, goal, obj, init = gbp_problem(case, device)
+    c = GBP_CASES[case]
+    lo, hi = bounds(obj, c.T, c.D, c.A, device)
+    outside = torch.where(init > 0, hi + 4 * (hi - lo), lo - 4 * (hi - lo))
+
+    def run(model, z0, goal, obj, init, backend):
+        return wmk.ops.gbp_plan(model, z0, goal, obj, init, 2, LR, optimizer, noise=0.01, seed=7, backend=backend)
+    actions, _, _ = assert_plan_close(run, backend, model, (z0, goal, obj, outside))
+    assert bool(((actions >= lo) & (actions <= hi)).all())

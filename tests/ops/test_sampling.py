@@ -78,3 +78,27 @@ def test_sampling_planner(planner, backend, device):
         assert rel_err(got, want) < plan_tolerance(backend, F64, rel_err(want32, want)), name
     single = make(model, obj, backend).plan(z0[1], goal[1])
     assert single.actions.shape == (3, model.action_dim) and single.cost.shape == ()
+
+
+@pytest.mark.parametrize("planner", ["cem", "mppi"])
+@pytest.mark.parametrize("momentum", [0.0, 0.7])
+def test_the_mean_stays_within_the_bounds(planner, momentum, sampling_backend, device):
+    """A mean started 4 widths of the box outside it, a std that clips most samples to a bound,
+    with and without momentum: the returned mean lies in [lo, hi] exactly and equals the
+    reference's (every update of the mean is clamped into the bounds)."""
+    case = "P2-T2-D5-A2-w19x11-elu-zero-all+q+penalty+bounds-S21-E6-temp1.0-mom0.3-iters2-threads1"
+    c = SAMPLING_CASES[case]
+    model, z0, goal, obj, mean, _ = sampling_problem(case, device)
+    lo, hi = (b.to(device) for b in (obj.resolve(c.T, c.D, c.A, F64).lo, obj.resolve(c.T, c.D, c.A, F64).hi))
+    outside = torch.where(mean > (lo + hi) / 2, hi + 4 * (hi - lo), lo - 4 * (hi - lo))
+
+    def run(model, z0, goal, obj, mean, std, backend):
+        if planner == "cem":
+            return wmk.ops.cem_plan(model, z0, goal, obj, mean, std, c.samples, c.elites, 3, momentum, seed=4,
+                                    backend=backend)
+        return wmk.ops.mppi_plan(model, z0, goal, obj, mean, std, c.samples, 3, 0.5, momentum, seed=4,
+                                 backend=backend)
+    out_mean, _, _ = assert_plan_close(run, sampling_backend, model, (z0, goal, obj, outside,
+                                                                      torch.full_like(mean, 5.0)))
+    assert bool(((out_mean >= lo) & (out_mean <= hi)).all())
+

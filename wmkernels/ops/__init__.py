@@ -119,7 +119,8 @@ def adam_step(actions, grad, m, v, step, lr, beta1=0.9, beta2=0.999, eps=1e-8,
     cdtype = _fused.compute_dtype(name, actions.dtype)
     state = (actions, m, v) if actions.dtype == cdtype else tuple(t.to(cdtype) for t in (actions, m, v))
     arg = lambda t: None if t is None else _fused.as_arg(t, cdtype)  # noqa: E731
-    schema.packet("adam_step", name)(state[0], arg(grad), state[1], state[2], *hyper, arg(lo), arg(hi), arg(noise))
+    bounds = _fused.bound_args(lo, hi, cdtype, _fused.clamps_in_float32(name, actions.dtype))
+    schema.packet("adam_step", name)(state[0], arg(grad), state[1], state[2], *hyper, *bounds, arg(noise))
     if state[0] is not actions:  # computed on a copy in the compute dtype: write back
         for dst, src in zip((actions, m, v), state):
             dst.copy_(src)

@@ -34,10 +34,31 @@ def model_args(model, dtype):
             activations.IDS[model.activation])
 
 
-def objective_args(obj, dtype):
-    """step_weights [T], state_weights [D], action_penalty, lo [A], hi [A]."""
+def objective_args(obj, dtype, float32_bounds=False):
+    """step_weights [T], state_weights [D], action_penalty, lo [A], hi [A] (bound_args)."""
     return (as_arg(obj.step_weights, dtype), as_arg(obj.state_weights, dtype), float(obj.action_penalty),
-            as_arg(obj.lo, dtype), as_arg(obj.hi, dtype))
+            *bound_args(obj.lo, obj.hi, dtype, float32_bounds))
+
+
+def bound_args(lo, hi, dtype, float32_bounds=False):
+    """lo, hi [A] in `dtype`. float32_bounds (float64 inputs to a backend that clamps in
+    float32: triton, cuda): lo rounded up and hi down to float32 values, so that the float32
+    results, cast back to float64, lie inside [lo, hi] exactly."""
+    if float32_bounds:
+        lo, hi = _to_float32_inwards(lo, up=True), _to_float32_inwards(hi, up=False)
+    return as_arg(lo, dtype), as_arg(hi, dtype)
+
+
+def _to_float32_inwards(bound, up):
+    rounded = bound.float()
+    off = rounded.double() < bound if up else rounded.double() > bound
+    towards = torch.full_like(rounded, float("inf") if up else float("-inf"))
+    return torch.where(off, torch.nextafter(rounded, towards), rounded).to(bound.dtype)
+
+
+def clamps_in_float32(backend: str, dtype: torch.dtype) -> bool:
+    """Whether `backend` computes float64 inputs in float32 (and so needs bound_args' rounding)."""
+    return dtype == torch.float64 and backend in ("triton", "cuda")
 
 
 @_backend.constant_under_compile
@@ -60,6 +81,6 @@ def call(op: str, backend: str, dtype, tensors, model=None, obj=None, params=())
     cdtype = compute_dtype(backend, dtype)
     args = [as_arg(t, cdtype) for t in tensors]
     if model is not None:
-        args += [*model_args(model, cdtype), *objective_args(obj, cdtype)]
+        args += [*model_args(model, cdtype), *objective_args(obj, cdtype, clamps_in_float32(backend, dtype))]
     out = schema.packet(op, backend)(*args, *params)
     return tuple(t.to(dtype) for t in out)

@@ -5,7 +5,9 @@ Iteration k draws S candidates per problem around the mean, sample 0 being the m
     eps_{p,s,t,j} = normal(seed, STREAM_SAMPLE, k, p, s, t*A + j)
 CEM refits to the `elites` lowest-cost candidates (mean, population std);
 MPPI takes the softmax(-cost / temperature) weighted mean and keeps std fixed.
-Both blend with momentum: new = momentum * old + (1 - momentum) * refit.
+Both blend with momentum, then clamp the mean into the bounds:
+    mean = clamp(momentum * mean + (1 - momentum) * refit, lo, hi)
+(std = momentum * std + (1 - momentum) * refit for CEM).
 
 mean, std [P, T, A] -> mean [P, T, A], cost of the returned mean [P], history [P, iters]
 (mean elite cost for CEM, softmax-weighted cost for MPPI).
@@ -38,7 +40,7 @@ def cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, momentum=0
         elite_cost, idx = torch.topk(cost, elites, dim=1, largest=False)
         elite = torch.gather(cand, 1, idx[:, :, None, None].expand(P, elites, T, A))
         history[:, k] = elite_cost.mean(dim=1)
-        mean = momentum * mean + (1.0 - momentum) * elite.mean(dim=1)
+        mean = torch.clamp(momentum * mean + (1.0 - momentum) * elite.mean(dim=1), obj.lo, obj.hi)
         std = momentum * std + (1.0 - momentum) * elite.std(dim=1, unbiased=False)
     return mean, _final(model, z0, goal, obj, mean), history
 
@@ -52,5 +54,6 @@ def mppi_plan(model, z0, goal, obj, mean, std, samples, iters, temperature=1.0, 
         cost = rollout(model, z0, cand, goal, obj)
         weight = torch.softmax(-cost / temperature, dim=1)
         history[:, k] = (weight * cost).sum(dim=1)
-        mean = momentum * mean + (1.0 - momentum) * (weight[:, :, None, None] * cand).sum(dim=1)
+        mean = torch.clamp(momentum * mean + (1.0 - momentum) * (weight[:, :, None, None] * cand).sum(dim=1),
+                           obj.lo, obj.hi)
     return mean, _final(model, z0, goal, obj, mean), history

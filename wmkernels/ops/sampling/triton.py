@@ -55,14 +55,14 @@ def _sample_tile(cand_ptr, mean_ptr, std_ptr, lo_ptr, hi_ptr, key, k, p, s0, TA,
 
 
 @triton.jit
-def _refit(cost_ptr, wgt_ptr, cand_ptr, mean_ptr, std_ptr, hist_ptr, S, E, TA, temperature, momentum,
-           SP: tl.constexpr, BN: tl.constexpr, BC: tl.constexpr, CEM: tl.constexpr):
+def _refit(cost_ptr, wgt_ptr, cand_ptr, mean_ptr, std_ptr, hist_ptr, lo_ptr, hi_ptr, S, E, TA, A, temperature,
+           momentum, SP: tl.constexpr, BN: tl.constexpr, BC: tl.constexpr, CEM: tl.constexpr):
     """Weights over the S samples of one problem, history, and the momentum-blended refit.
 
     CEM: w_s = 1/E on the E lowest costs (threshold = E-th smallest by tl.sort), else 0;
          mean' = sum_s w_s a_s, std' = sqrt(sum_s w_s (a_s - mean')^2), hist = sum_s w_s c_s.
     MPPI: w = softmax(-c / temperature); mean' = sum_s w_s a_s; std unchanged.
-    mean = momentum mean + (1 - momentum) mean' (std likewise for CEM).
+    mean = clamp(momentum mean + (1 - momentum) mean', lo, hi) (std blended likewise for CEM).
     """
     rs = tl.arange(0, SP)
     c = tl.load(cost_ptr + rs, mask=rs < S, other=float("inf"))
@@ -102,7 +102,10 @@ def _refit(cost_ptr, wgt_ptr, cand_ptr, mean_ptr, std_ptr, hist_ptr, S, E, TA, t
             sd = tl.load(std_ptr + cc, mask=cm, other=0.0)
             tl.store(std_ptr + cc, momentum * sd + (1.0 - momentum) * tl.sqrt(var), mask=cm)
         mu = tl.load(mean_ptr + cc, mask=cm, other=0.0)
-        tl.store(mean_ptr + cc, momentum * mu + (1.0 - momentum) * acc, mask=cm)
+        lo = tl.load(lo_ptr + cc % A, mask=cm, other=0.0)
+        hi = tl.load(hi_ptr + cc % A, mask=cm, other=0.0)
+        mu = tl.minimum(tl.maximum(momentum * mu + (1.0 - momentum) * acc, lo), hi)
+        tl.store(mean_ptr + cc, mu, mask=cm)
     tl.debug_barrier()
 
 
@@ -153,8 +156,8 @@ def _sampling_plan_kernel(
                 tl.store(costs + s0 + rn, cost)
             tl.debug_barrier()
             _refit(cost_ptr=costs, wgt_ptr=wgt, cand_ptr=cand, mean_ptr=mean, std_ptr=std,
-                hist_ptr=hist_ptr + p * iters + k, S=S, E=E, TA=TA, temperature=temperature, momentum=momentum, SP=SP,
-                BN=BN, BC=BC, CEM=CEM)
+                hist_ptr=hist_ptr + p * iters + k, lo_ptr=lo_ptr, hi_ptr=hi_ptr, S=S, E=E, TA=TA, A=A,
+                temperature=temperature, momentum=momentum, SP=SP, BN=BN, BC=BC, CEM=CEM)
         cost = mlp_forward(
             z0_ptr=z0_ptr + p * D, goal_ptr=goal_ptr + p * D,
             a_ptr=mean, stride_an=0, stride_at=A, n_valid=1,
@@ -210,15 +213,15 @@ def _sample_rollout_kernel(
 
 
 @triton.jit
-def _refit_kernel(cand_ptr, cost_ptr, wgt_ptr, mean_ptr, std_ptr, hist_ptr,
+def _refit_kernel(cand_ptr, cost_ptr, wgt_ptr, mean_ptr, std_ptr, hist_ptr, lo_ptr, hi_ptr,
                   S, E, T, A, k, iters, temperature, momentum,
                   SP: tl.constexpr, BN: tl.constexpr, BC: tl.constexpr, CEM: tl.constexpr):
     """Iteration k of the multi-launch path, problem p = program id: _refit of mean/std."""
     p = tl.program_id(0).to(tl.int64)
     TA = T * A
     _refit(cost_ptr=cost_ptr + p * SP, wgt_ptr=wgt_ptr + p * SP, cand_ptr=cand_ptr + p * SP * TA,
-        mean_ptr=mean_ptr + p * TA, std_ptr=std_ptr + p * TA, hist_ptr=hist_ptr + p * iters + k, S=S, E=E, TA=TA,
-        temperature=temperature, momentum=momentum, SP=SP, BN=BN, BC=BC, CEM=CEM)
+        mean_ptr=mean_ptr + p * TA, std_ptr=std_ptr + p * TA, hist_ptr=hist_ptr + p * iters + k, lo_ptr=lo_ptr,
+        hi_ptr=hi_ptr, S=S, E=E, TA=TA, A=A, temperature=temperature, momentum=momentum, SP=SP, BN=BN, BC=BC, CEM=CEM)
 
 
 def column_block(TA):
@@ -283,8 +286,8 @@ def sampling_forward(z0, goal, mean, std, model, w, q, lam, lo, hi, samples, ite
             scr_zs=scr["zs"], scr_h=scr["h"],
             SP=SP, BC=BC, **packing.meta(model, bs, "sample_rollout"))
         _refit_kernel[(P,)](
-            cand_ptr=cand, cost_ptr=costs, wgt_ptr=wgt, mean_ptr=mean_w, std_ptr=std_w, hist_ptr=hist,
-            S=S, E=elites, T=T, A=A, k=k, iters=iters, temperature=temperature, momentum=momentum,
+            cand_ptr=cand, cost_ptr=costs, wgt_ptr=wgt, mean_ptr=mean_w, std_ptr=std_w, hist_ptr=hist, lo_ptr=lo,
+            hi_ptr=hi, S=S, E=elites, T=T, A=A, k=k, iters=iters, temperature=temperature, momentum=momentum,
             SP=SP, BN=bs["BN"], BC=BC, CEM=cem, **settings.LAUNCH["refit"])
     final, _, _ = rollout_forward(z0, goal, mean_w[:, None], model, w, q, lam)
     return mean_w, final[:, 0], hist
