@@ -39,31 +39,10 @@ class MLPWorldModel:
 
     def __init__(self, weights, biases, activation: str = "relu", skip=None, metadata=None):
         weights, biases = list(weights), list(biases)
-        if not 2 <= len(weights) <= MAX_HIDDEN_LAYERS + 1:
-            raise ValueError(f"weights must hold 2 to {MAX_HIDDEN_LAYERS + 1} matrices "
-                             f"(1-{MAX_HIDDEN_LAYERS} hidden layers and the output), got {len(weights)}")
-        if len(biases) != len(weights):
-            raise ValueError(f"biases must hold one vector per weight matrix ({len(weights)}), got {len(biases)}")
-        if activation not in activations.NAMES:
-            raise ValueError(f"activation must be one of {activations.NAMES}, got {activation!r}")
-        first = weights[0]
-        for l, (w, b) in enumerate(zip(weights, biases)):
-            _check_param(f"weights[{l}]", w, 2, first)
-            _check_param(f"biases[{l}]", b, 1, first)
-            if b.shape[0] != w.shape[1]:
-                raise ValueError(f"biases[{l}] must have shape [{w.shape[1]}], got {list(b.shape)}")
-            if l > 0 and w.shape[0] != weights[l - 1].shape[1]:
-                raise ValueError(f"weights[{l}] must have {weights[l - 1].shape[1]} rows "
-                                 f"(the width of layer {l - 1}), got {list(w.shape)}")
-        D = weights[-1].shape[1]
-        A = first.shape[0] - D
-        if A < 1:
-            raise ValueError(f"weights[0] has {first.shape[0]} rows but the state has {D} dimensions: "
-                             f"weights[0] must be [D + A, H_1] with A >= 1")
-        if skip is not None:
-            _check_param("skip", skip, 2, first)
-            if tuple(skip.shape) != (D, D):
-                raise ValueError(f"skip must have shape [{D}, {D}], got {list(skip.shape)}")
+        _check_structure(weights, biases, activation, skip)
+        for name, t in _named_params(weights, biases, skip):
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name} contains NaN or Inf")
         self.weights = [w.contiguous() for w in weights]
         self.biases = [b.contiguous() for b in biases]
         self.activation = activation
@@ -185,8 +164,11 @@ def linear_world_model(S: torch.Tensor, B: torch.Tensor, offset: float = 10.0) -
     W_1 = I, b_1 = offset: the hidden pre-activations x + offset stay positive, so ReLU is the
     identity, while every |x_i| < offset; W_o = [S - I; B] and b_o = -offset * 1 W_o cancel
     the offset. Useful for checking planners against closed-form optima (LQR, least squares)."""
-    _check_param("S", S, 2, S)
-    _check_param("B", B, 2, S)
+    _check_param("S", S, 2, S, "S")
+    _check_param("B", B, 2, S, "S")
+    for name, t in (("S", S), ("B", B)):
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or Inf")
     D, A = S.shape[0], B.shape[0]
     if tuple(S.shape) != (D, D) or B.shape[1] != D:
         raise ValueError(f"S must be [D, D] and B [A, D], got {list(S.shape)} and {list(B.shape)}")
@@ -196,7 +178,42 @@ def linear_world_model(S: torch.Tensor, B: torch.Tensor, offset: float = 10.0) -
                          [torch.full((D + A,), float(offset), **opts), -offset * w_out.sum(0)], "relu")
 
 
-def _check_param(name: str, t, ndim: int, like) -> None:
+def _named_params(weights, biases, skip, prefix=""):
+    named = [(f"{prefix}weights[{l}]", w) for l, w in enumerate(weights)]
+    named += [(f"{prefix}biases[{l}]", b) for l, b in enumerate(biases)]
+    return named + ([] if skip is None else [(f"{prefix}skip", skip)])
+
+
+def _check_structure(weights, biases, activation, skip, prefix=""):
+    """The checks of MLPWorldModel that read no tensor values; errors name the tensor."""
+    if not 2 <= len(weights) <= MAX_HIDDEN_LAYERS + 1:
+        raise ValueError(f"{prefix}weights must hold 2 to {MAX_HIDDEN_LAYERS + 1} matrices "
+                         f"(1-{MAX_HIDDEN_LAYERS} hidden layers and the output), got {len(weights)}")
+    if len(biases) != len(weights):
+        raise ValueError(f"{prefix}biases must hold one vector per weight matrix ({len(weights)}), got {len(biases)}")
+    if activation not in activations.NAMES:
+        raise ValueError(f"{prefix}activation must be one of {activations.NAMES}, got {activation!r}")
+    first = weights[0]
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        _check_param(f"{prefix}weights[{l}]", w, 2, first, f"{prefix}weights[0]")
+        _check_param(f"{prefix}biases[{l}]", b, 1, first, f"{prefix}weights[0]")
+        if b.shape[0] != w.shape[1]:
+            raise ValueError(f"{prefix}biases[{l}] must have shape [{w.shape[1]}], got {list(b.shape)}")
+        if l > 0 and w.shape[0] != weights[l - 1].shape[1]:
+            raise ValueError(f"{prefix}weights[{l}] must have {weights[l - 1].shape[1]} rows "
+                             f"(the width of layer {l - 1}), got {list(w.shape)}")
+    D = weights[-1].shape[1]
+    if first.shape[0] - D < 1:
+        raise ValueError(f"{prefix}weights[0] has {first.shape[0]} rows but the state has {D} dimensions: "
+                         f"weights[0] must be [D + A, H_1] with A >= 1")
+    if skip is not None:
+        _check_param(f"{prefix}skip", skip, 2, first, f"{prefix}weights[0]")
+        if tuple(skip.shape) != (D, D):
+            raise ValueError(f"{prefix}skip must have shape [{D}, {D}], got {list(skip.shape)}")
+
+
+def _check_param(name: str, t, ndim: int, like, like_name: str = "weights[0]") -> None:
+    """Type, rank, size, dtype and device of one parameter (no values are read)."""
     if not isinstance(t, torch.Tensor) or not t.is_floating_point():
         raise TypeError(f"{name} must be a floating-point torch.Tensor, got "
                         f"{t.dtype if isinstance(t, torch.Tensor) else type(t).__name__}")
@@ -205,6 +222,4 @@ def _check_param(name: str, t, ndim: int, like) -> None:
     if t.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {list(t.shape)}")
     if t.dtype != like.dtype or t.device != like.device:
-        raise ValueError(f"{name} is {t.dtype} on {t.device}, but weights[0] is {like.dtype} on {like.device}")
-    if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or Inf")
+        raise ValueError(f"{name} is {t.dtype} on {t.device}, but {like_name} is {like.dtype} on {like.device}")
