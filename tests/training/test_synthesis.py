@@ -178,3 +178,94 @@ def test_replay_cache_buckets_capacity_and_state_dict():
     other = ReplayCache()
     other.load_state_dict(cache.state_dict())
     assert len(other.entries(10)) == 2 and len(other.entries(20)) == 1
+
+
+class _DriftEnv:
+    """A linear simulator: each env action moves the state by 0.3 a, clipped to [-1, 1]; one
+    planner action is two env actions (frameskip 2). Enough of ``training.envs.Env`` for OWM."""
+
+    frameskip, action_low, action_high, state_dim = 2, -np.ones(2), np.ones(2), 2
+
+    def set_state(self, state):
+        self.state = np.array(state, dtype=np.float64)
+
+    def step(self, action):
+        for a in np.asarray(action, dtype=np.float64).reshape(self.frameskip, 2):
+            self.state = self.state + 0.3 * np.clip(a, -1, 1)
+        return self.state.copy()
+
+
+def _drift_windows(env, count, frames, seed):
+    """`count` windows of `frames` states under random actions in [-1, 1], from random starts."""
+    gen = np.random.default_rng(seed)
+    states, actions = [], []
+    for _ in range(count):
+        env.set_state(gen.uniform(-1, 1, 2))
+        acts = gen.uniform(-1, 1, (frames - 1, 2 * env.frameskip))
+        states.append([env.state.copy()] + [env.step(a) for a in acts])
+        actions.append(acts)
+    return torch.tensor(np.array(states), dtype=torch.float32), torch.tensor(np.array(actions), dtype=torch.float32)
+
+
+def _fitted_drift_model(env, num_hist):
+    """The drift env fitted by least squares on random transitions, as a raw-unit MLPWorldModel on
+    stacked frames (the older frames shift, the newest moves by a B)."""
+    frames, actions = _drift_windows(env, 64, 2, seed=5)
+    x = torch.cat([frames[:, 0], actions[:, 0]], -1).double()
+    fit = torch.linalg.lstsq(x, frames[:, 1].double()).solution          # [S + kA, S]
+    S = env.state_dim
+    shift = torch.zeros(num_hist * S, num_hist * S, dtype=torch.float64)
+    for h in range(num_hist - 1):
+        shift[(h + 1) * S:(h + 2) * S, h * S:(h + 1) * S] = torch.eye(S, dtype=torch.float64)
+    shift[-S:, -S:] = fit[:S]
+    B = torch.zeros(fit.shape[0] - S, num_hist * S, dtype=torch.float64)
+    B[:, -S:] = fit[S:]
+    return wmkernels.linear_world_model(shift, B).to(dtype=torch.float32)
+
+
+def test_owm_plans_from_the_window_start_toward_its_last_frame_in_normalised_units(monkeypatch):
+    """The planner call: start the stacked first H frames, goal the last frame on the newest slot,
+    state weights 1 / std^2 on the newest frame only (the squared error in normalised units),
+    horizon N - H + 1, the environment's bounds tiled over the frameskip."""
+    env, H, N1 = _DriftEnv(), 2, 6
+    frames, actions = _drift_windows(env, 3, N1, seed=1)
+    std = torch.tensor([0.5, 2.0])
+    calls = []
+
+    class Recording(wmkernels.GradientPlanner):
+        def plan(self, z0, goal, init=None, seed=None):
+            calls.append((self, z0.clone(), goal.clone()))
+            return super().plan(z0, goal, init, seed)
+
+    monkeypatch.setattr(wmkernels, "GradientPlanner", Recording)
+    owm = OnlineWorldModeling(env, H, std, iters=2, backend="torch")
+    owm.plan(_fitted_drift_model(env, H), frames, seed=3)
+    (planner, z0, goal), = calls
+    S, T = 2, N1 - H
+    assert planner.horizon == T
+    torch.testing.assert_close(z0, frames[:, :H].reshape(3, H * S), rtol=0, atol=0)
+    torch.testing.assert_close(goal[:, -S:], frames[:, -1], rtol=0, atol=0)
+    r = planner.objective.resolve(T, H * S, 2 * env.frameskip, torch.float64)
+    z = torch.randn(5, H * S, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    g = torch.randn(5, H * S, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    normalised_error = (((z[:, -S:] - g[:, -S:]) / std.double()) ** 2).sum(-1)
+    torch.testing.assert_close((((z - g) ** 2) * r.state_weights).sum(-1), normalised_error)
+    torch.testing.assert_close(r.step_weights, torch.tensor([0.0] * (T - 1) + [1.0], dtype=torch.float64))
+    torch.testing.assert_close(r.lo, -torch.ones(4, dtype=torch.float64))
+    torch.testing.assert_close(r.hi, torch.ones(4, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("num_hist", [1, 2])
+def test_owm_corrected_windows_end_at_the_target_on_a_fitted_model(num_hist):
+    """With a model fitted to the simulator, the corrected window's last state (the simulator's)
+    is the window's last frame, far closer than where a random plan ends."""
+    env = _DriftEnv()
+    frames, actions = _drift_windows(env, 4, num_hist + 3, seed=4)
+    std = frames.reshape(-1, 2).std(0)
+    owm = OnlineWorldModeling(env, num_hist, std, backend="torch")
+    new_frames, _ = owm.correct(_fitted_drift_model(env, num_hist), frames, actions, seed=9)
+    error = ((new_frames[:, -1] - frames[:, -1]) / std).norm(dim=-1)
+    random_plan = torch.rand(4, 3, 4, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    random_frames, _ = owm.execute(frames, actions, random_plan)
+    random_error = ((random_frames[:, -1] - frames[:, -1]) / std).norm(dim=-1)
+    assert float(error.max()) < 0.05 and float(random_error.mean()) > 10 * float(error.mean()), (error, random_error)
