@@ -16,7 +16,7 @@ from env_cases import BUILTIN
 pytest.importorskip("mujoco")
 
 import wmkernels  # noqa: E402
-from training.data import collect  # noqa: E402
+from training.data import collect, transitions  # noqa: E402
 from training.models import Normalizer, RawUnits, ResidualMLP, export_mlp, shift_matrix  # noqa: E402
 from training.config import ConfigError, make_config  # noqa: E402
 from training.train import main  # noqa: E402
@@ -76,7 +76,7 @@ def test_training_lowers_held_out_error_and_export_matches_module(tmp_path, data
 
 @pytest.mark.parametrize("num_hist", [2, 3])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
-def test_export_with_frame_history_uses_the_shift_matrix(num_hist, activation):
+def test_export_with_frame_history_uses_the_shift_matrix(tmp_path, num_hist, activation):
     torch.manual_seed(0)
     S, A = 4, 6
     g = torch.Generator().manual_seed(1)
@@ -92,10 +92,17 @@ def test_export_with_frame_history_uses_the_shift_matrix(num_hist, activation):
     out = model.step(z, a)
     torch.testing.assert_close(out, RawUnits(module, norm.double())(z, a), atol=1e-10, rtol=1e-10)
     torch.testing.assert_close(out[:, :-S], z[:, S:], atol=0, rtol=0)   # older frames shift exactly
-    # a fused-planner round trip through the file format keeps the function
-    rollout_cost = wmkernels.ops.rollout(model, z[:2], a[:2, None, None].expand(2, 1, 3, A).contiguous(),
-                                         z[:2], wmkernels.Objective(lo=-10, hi=10), backend="torch")
-    assert torch.isfinite(rollout_cost).all()
+    # a round trip through the file format keeps the function: the loaded model's steps and a
+    # planner's rollout cost equal those of the module
+    model.save(tmp_path / "model.wmk")
+    loaded = wmkernels.MLPWorldModel.load(tmp_path / "model.wmk")
+    assert loaded.weights[0].dtype == torch.float64
+    torch.testing.assert_close(loaded.step(z, a), out, atol=0, rtol=0)
+    plan = a[:2, None, None].expand(2, 1, 3, A).contiguous()
+    obj = wmkernels.Objective(lo=-10, hi=10)
+    cost = wmkernels.ops.rollout(loaded, z[:2], plan, z[2:4], obj, backend="torch")
+    reference = wmkernels.ops.rollout(RawUnits(module, norm.double()), z[:2], plan, z[2:4], obj, backend="torch")
+    torch.testing.assert_close(cost, reference, atol=1e-10, rtol=1e-10)
 
 
 def test_adversarial_and_online_training_run_and_lower_the_error(tmp_path, datasets):
@@ -278,3 +285,79 @@ def test_the_model_file_carries_its_metadata(tmp_path, datasets):
     np.testing.assert_allclose(resolved.state_weights.numpy(), [*(1 / std[:4] ** 2), 0, 0, 0, 0], rtol=1e-6)
     np.testing.assert_allclose(resolved.step_weights.numpy(), [1, 0.5, 0.25])
     np.testing.assert_array_equal(resolved.lo.numpy(), -np.ones(10))
+
+
+def test_online_batches_get_one_extra_update_per_cached_window_set_of_their_bucket(tmp_path, datasets):
+    """Batch i of epoch e: the ordinary update, then one update per entry of bucket i, the windows
+    corrected at batch i of epochs 0..e-1 in that order; a new entry every owm_every batches."""
+    every, epochs, H = 2, 3, 2
+    trainer = Trainer(_config(tmp_path, "Wall", datasets("Wall"), method="online", num_hist=H, batch=64,
+                              owm_every=every, owm_windows=3))
+    updates, extra, corrected = [], {}, {}
+    epoch = [0]
+    update, online = trainer._update, trainer._online
+
+    def record_update(z, a, target, denominator):
+        updates.append((z.detach().clone(), a.detach().clone(), target.detach().clone()))
+        return update(z, a, target, denominator)
+
+    def record_online(bucket, frames, actions):
+        start = len(updates)
+        online(bucket, frames, actions)
+        extra[epoch[0], bucket] = updates[start:]
+
+    def stand_in_correction(model, frames, actions, seed, action_dim=None):
+        corrected[epoch[0], len(corrected)] = (frames.clone(), actions.clone())
+        return frames.clone(), actions.clone()
+
+    trainer._update, trainer._online, trainer.owm.correct = record_update, record_online, stand_in_correction
+    batches = len(trainer._batches(0))
+    assert batches >= 4
+    for e in range(epochs):
+        epoch[0] = e
+        trainer.train_epoch(e)
+    assert len(updates) == sum(batches + e * len(range(0, batches, every)) for e in range(epochs))
+    windows = {}
+    for (e, _), window in sorted(corrected.items()):
+        windows.setdefault(e, []).append(window)
+    for e in range(epochs):
+        assert len(windows[e]) == len(range(0, batches, every))
+        for i in range(batches):
+            expected = [windows[earlier][i // every] for earlier in range(e)] if i % every == 0 else []
+            assert len(extra[e, i]) == len(expected), (e, i)
+            for (z, a, target), (frames, actions) in zip(extra[e, i], expected):
+                want = transitions(trainer.norm.state(frames), trainer.norm.action(actions), H)
+                for got, ref in zip((z, a, target), want):
+                    torch.testing.assert_close(got, ref, rtol=0, atol=0)
+
+
+def test_adversarial_updates_take_the_perturbed_batch_within_factor_times_batch_std(tmp_path, datasets):
+    """AWM with std='batch': eps = state factor x the batch's per-dimension std of z and action
+    factor x that of a; the optimiser step gets the perturbed inputs and the clean targets."""
+    trainer = Trainer(_config(tmp_path, "Wall", datasets("Wall"), method="adversarial", num_hist=2, batch=64,
+                              awm_state_factor=0.1, awm_action_factor=0.03, awm_std="batch"))
+    perturbed, updates = [], []
+    perturb, update = trainer.awm.perturb, trainer._update
+
+    def record_perturb(predict, z, a, target, eps_z, eps_a, start_z, start_a):
+        out = perturb(predict, z, a, target, eps_z, eps_a, start_z, start_a)
+        perturbed.append((z, a, target, eps_z, eps_a, out))
+        return out
+
+    def record_update(z, a, target, denominator):
+        updates.append((z.detach().clone(), a.detach().clone(), target.detach().clone()))
+        return update(z, a, target, denominator)
+
+    trainer.awm.perturb, trainer._update = record_perturb, record_update
+    trainer.train_epoch(0)
+    assert len(perturbed) == len(updates) == len(trainer._batches(0)) >= 2
+    for (z, a, target, eps_z, eps_a, (z_adv, a_adv)), (z_up, a_up, target_up) in zip(perturbed, updates):
+        torch.testing.assert_close(eps_z, 0.1 * z.std(0), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(eps_a, 0.03 * a.std(0), rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(z_up, z_adv, rtol=0, atol=0)
+        torch.testing.assert_close(a_up, a_adv, rtol=0, atol=0)
+        torch.testing.assert_close(target_up, target, rtol=0, atol=0)
+        for moved, clean, eps in ((z_up, z, eps_z), (a_up, a, eps_a)):
+            step = (moved - clean).abs()
+            assert bool((step <= eps * (1 + 1e-5) + 1e-7).all())
+            assert float((step / eps).max()) > 0.99      # FGSM from a random start reaches the box's faces
