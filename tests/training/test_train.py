@@ -20,6 +20,7 @@ from training.data import collect, transitions  # noqa: E402
 from training.models import Normalizer, RawUnits, ResidualMLP, export_mlp, shift_matrix  # noqa: E402
 from training.config import ConfigError, make_config  # noqa: E402
 from training.train import main  # noqa: E402
+from training.synthesis import OnlineWorldModeling  # noqa: E402
 from training.trainer import Trainer, load_trained  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -361,3 +362,33 @@ def test_adversarial_updates_take_the_perturbed_batch_within_factor_times_batch_
             step = (moved - clean).abs()
             assert bool((step <= eps * (1 + 1e-5) + 1e-7).all())
             assert float((step / eps).max()) > 0.99      # FGSM from a random start reaches the box's faces
+
+
+def _loss_input_gradient_norm(trainer, frames, actions):
+    """Mean over transitions of |d loss / d (z, a)|, the slope of the teacher-forcing loss in the
+    model's inputs (normalised units)."""
+    z, a, target = transitions(*trainer._normalised(frames, actions), trainer.cfg.num_hist)
+    z, a = z.requires_grad_(True), a.requires_grad_(True)
+    loss = ((trainer.module(z, a)[..., -trainer.S:] - target) ** 2).sum()
+    g_z, g_a = torch.autograd.grad(loss, (z, a))
+    return float(torch.cat([g_z, g_a], -1).norm(dim=-1).mean())
+
+
+def test_online_and_adversarial_models_differ_from_offline_as_their_methods_predict(tmp_path, datasets):
+    """Same data, seed and updates per batch: the OWM model predicts the transitions of planner-made
+    windows (held-out starts, plans of the offline model, executed in the simulator) better than
+    the offline model; the AWM model's loss is flatter in its inputs on held-out data."""
+    settings = dict(epochs=3, owm_every=1, owm_windows=12, owm_iters=20, awm_state_factor=0.2, awm_action_factor=0.2)
+    trainers = {}
+    for method in ("offline", "online", "adversarial"):
+        trainers[method] = Trainer(_config(tmp_path / method, "Wall", datasets("Wall"), method=method, **settings))
+        trainers[method].run()
+    offline = trainers["offline"]
+    frames, actions = (t[:64] for t in offline.val)
+    owm = OnlineWorldModeling(offline._make_env(), 1, offline.norm.state_std, iters=20, backend="torch")
+    planned_frames, planned_actions = owm.correct(offline._planning_model()[0], frames, actions, seed=3)
+    assert len(planned_frames) == len(frames)
+    visited = {m: t.evaluate(planned_frames, planned_actions) for m, t in trainers.items()}
+    assert visited["online"] < 0.5 * visited["offline"], visited
+    slope = {m: _loss_input_gradient_norm(t, frames, actions) for m, t in trainers.items()}
+    assert slope["adversarial"] < 0.8 * slope["offline"], slope
