@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import wmkernels as wmk
-from cases import (F32, F64, GBP_CASES, assert_plan_close, bounds, gbp_problem, plan_tolerance, reference_module,
+from cases import (F32, F64, GBP_CASES, as32, assert_plan_close, bounds, gbp_problem, plan_tolerance, reference_module,
                    reference_rollout, tol)
-from helpers import DEVICE, random_model, rel_err
+from helpers import DEVICE, least_squares_plan, random_model, rel_err
 
 LR = 0.1
 
@@ -39,6 +39,59 @@ def test_gbp_plan_returns_its_best_candidate(backend, device):
     lo, hi = bounds(obj, c.T, c.D, c.A, device)
     assert bool((actions >= lo - 1e-6).all() and (actions <= hi + 1e-6).all())
     assert bool(((actions - lo).abs() < 1e-6).any() or ((actions - hi).abs() < 1e-6).any())  # a bound binds
+
+
+def test_gbp_plan_picks_the_candidate_seeded_at_the_optimum(backend, device):
+    """Five candidates per problem, one (in the middle, at another index per problem) started at the
+    least-squares optimum of a linear model, the others 0.5 away: after two tiny SGD steps the
+    plan returns that candidate and the optimal cost."""
+    P, N, T, D, A = 2, 5, 3, 4, 2
+    gen = torch.Generator().manual_seed(21)
+    S = torch.eye(D, dtype=F64) + 0.2 * torch.randn(D, D, generator=gen, dtype=F64)
+    B = torch.randn(A, D, generator=gen, dtype=F64)
+    z0, goal = (torch.randn(P, D, generator=gen, dtype=F64) for _ in range(2))
+    obj = wmk.Objective("all", base=0.7, action_penalty=0.1, lo=float("-inf"), hi=float("inf"))
+    w = obj.resolve(T, D, A, F64).step_weights
+    optimum = [least_squares_plan(S, B, z0[p], goal[p], w, torch.ones(D, dtype=F64), 0.1) for p in range(P)]
+    best_actions = torch.stack([a for a, _ in optimum])
+    best_cost = torch.tensor([c for _, c in optimum], dtype=F64)
+    init = best_actions[:, None] + 0.5 * torch.randn(P, N, T, A, generator=gen, dtype=F64)
+    seeded = [2, 3]
+    for p, n in enumerate(seeded):
+        init[p, n] = best_actions[p]
+    model = wmk.linear_world_model(S, B).to(device=device)
+    actions, cost, _ = wmk.ops.gbp_plan(model, z0.to(device), goal.to(device), obj, init.to(device), 2, 1e-4,
+                                        "sgd", backend=backend)
+    limit = tol(backend, F64)
+    assert rel_err(actions, best_actions) < 10 * limit, rel_err(actions, best_actions)
+    assert rel_err(cost, best_cost) < 10 * limit
+    others = wmk.ops.rollout(model, z0.to(device), init.to(device), goal.to(device), obj, backend="torch").cpu()
+    for p, n in enumerate(seeded):
+        assert float(others[p].sort().values[1]) > 1.5 * float(best_cost[p])   # a clear winner
+
+
+def test_float32_paper_gbp_close_to_float64(backend, device):
+    """A float32 GBP plan on the paper-gbp shapes (D 16, A 10, two 256-wide ReLU layers, T 5; Adam
+    with noise) follows the float64 plan of the same float32 weights: within twice the torch
+    backend's own float32 error (and 1e-5)."""
+    P, T, D, A = 1, 5, 16, 10
+    model = random_model(D, A, (256, 256), "relu", "identity", dtype=F32, device=device, seed=31)
+    gen = torch.Generator().manual_seed(32)
+    z0, goal = (torch.randn(P, D, generator=gen).to(device) for _ in range(2))
+    init = (0.5 * torch.randn(P, 1, T, A, generator=gen)).clamp(-1, 1).to(device)
+    obj = wmk.Objective("all", base=0.8, action_penalty=0.01)
+
+    def run(m, *args, backend):
+        return wmk.ops.gbp_plan(m, *args, obj, init if args[0].dtype == F32 else init.double(), 3, LR, "adam",
+                                noise=0.003, seed=3, backend=backend)
+    got = run(model, z0, goal, backend=backend)
+    ref = run(reference_module(model), z0.double(), goal.double(), backend="torch")
+    ref32 = run(model, *as32((z0, goal)), backend="torch")
+    for name, g, r, r32 in zip(("actions", "cost", "history"), got, ref, ref32):
+        assert g.dtype == F32 and g.shape == r.shape, name
+        limit = plan_tolerance(backend, F32, rel_err(r32, r))
+        assert rel_err(g, r) < limit, (name, rel_err(g, r), limit)
+    assert rel_err(ref[0], init.double()[:, 0]) > 1e-3         # the plan moved
 
 
 def _planner_problem(device):
