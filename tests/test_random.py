@@ -83,3 +83,48 @@ def test_normals_are_the_exact_transform_rounded_once_to_float32():
     ulp32 = torch.from_numpy(numpy.spacing(exact.float().abs().numpy())).double()
     assert float(((z - exact).abs() / ulp32).max()) <= 0.5 + 1e-6
     assert float(z.abs().max()) <= math.sqrt(-2 * math.log(1e-7))
+
+
+def _philox_words(counter, key):
+    """Philox4x32-10 on Python integers, as Salmon et al. define it: per round, the products of
+    the multipliers 0xD2511F53 (word 0) and 0xCD9E8D57 (word 2), then the Weyl key bumps."""
+    c0, c1, c2, c3 = counter
+    k0, k1 = key
+    for _ in range(10):
+        p0, p2 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = (p2 >> 32) ^ c1 ^ k0, p2 & 0xFFFFFFFF, (p0 >> 32) ^ c3 ^ k1, p0 & 0xFFFFFFFF
+        k0, k1 = (k0 + 0x9E3779B9) & 0xFFFFFFFF, (k1 + 0xBB67AE85) & 0xFFFFFFFF
+    return c0, c1, c2, c3
+
+
+def _uniform(word):
+    """docs/random.md's U: the word as an int32 x, |x| (-x - 1 for negative x) as float32, times
+    float32(4.6566127342e-10) (the float32 just below 2^-31), the product rounded to float32."""
+    x = word - 2**32 if word >= 2**31 else word
+    return float(numpy.float32(-x - 1 if x < 0 else x) * numpy.float32(4.6566127342e-10))
+
+
+def _normal_by_definition(seed, stream, step, p, n, i):
+    """One draw from docs/random.md: counter (i, n, p, step), key (seed, stream), the first two words
+    to float32 uniforms (u1 floored at float32(1e-7)), sqrt(-2 ln u1) cos(2 pi u2) to 120 bits,
+    rounded once to float32."""
+    x0, x1, _, _ = _philox_words((i, n, p, step), (seed, stream))
+    u1 = max(_uniform(x0), float(numpy.float32(1e-7)))
+    u2 = _uniform(x1)
+    mpmath.mp.prec = 120
+    return float(numpy.float32(float(mpmath.sqrt(-2 * mpmath.log(u1)) * mpmath.cos(2 * mpmath.pi * u2))))
+
+
+def test_normal_draws_equal_their_definition_value_by_value():
+    """Draws of normal_block and normal, each equal to the one computed from the definition: Philox
+    on integers, the uniform map, Box-Muller's cosine branch to 120 bits, one rounding."""
+    seed, stream, step, P, N, T, A = 0xFFFFFFFE, _random.STREAM_SAMPLE, 6, 3, 5, 2, 3
+    block = _random.normal_block(seed, stream, step, P, N, T, A, candidate_offset=4)
+    gen = torch.Generator().manual_seed(13)
+    for p, n, t, a in zip(*(torch.randint(0, m, (40,), generator=gen).tolist() for m in (P, N, T, A))):
+        assert float(block[p, n, t, a]) == _normal_by_definition(seed, stream, step, p, n + 4, t * A + a), (p, n, t, a)
+    keys = [(0, 0, 0, 0, 0, 0), (1, _random.STREAM_INIT, 0, 2, 0, 7), (123456789, _random.STREAM_NOISE, 99, 1, 3, 40),
+            (2**32 - 1, _random.STREAM_SAMPLE, 2**31, 2**20, 2**16 + 3, 2**31 + 5)]
+    for seed, stream, step, p, n, i in keys:
+        drawn = _random.normal(seed, stream, step, torch.tensor(p), torch.tensor(n), torch.tensor(i))
+        assert float(drawn) == _normal_by_definition(seed, stream, step, p, n, i), (seed, stream, step, p, n, i)
