@@ -79,11 +79,19 @@ def _params(D=4, A=2, H=8):
     (lambda w, b: ([torch.randn(4, 8), w[1]], b), "A >= 1"),
     (lambda w, b: ([torch.randn(6, 0), torch.randn(0, 4)], [torch.randn(0), b[1]]), r"weights\[0\] must not be empty"),
     (lambda w, b: (w * 3, b * 3), "weights must hold"),
+    (lambda w, b: ([t.to("meta") for t in w], [t.to("meta") for t in b]), r"weights\[0\] is on the meta device"),
+    (lambda w, b: (w, [b[0], b[1].to("meta")]), r"biases\[1\] is on the meta device"),
 ])
 def test_bad_parameters_name_the_argument(mutate, match):
     w, b = mutate(*_params())
     with pytest.raises((ValueError, TypeError), match=match):
         wmk.MLPWorldModel(w, b)
+
+
+def test_a_model_moved_to_the_meta_device_is_refused():
+    model = wmk.MLPWorldModel(*_params())
+    with pytest.raises(ValueError, match=r"weights\[0\] is on the meta device, which holds no values"):
+        model.to("meta")
 
 
 def test_bad_activation_and_skip():

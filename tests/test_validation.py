@@ -69,8 +69,10 @@ def test_planner_arguments(setup):
         wmk.GradientPlanner(model, optimizer="lbfgs")
     with pytest.raises(ValueError, match="lr must be > 0"):
         wmk.GradientPlanner(model, lr=0.0)
-    with pytest.raises(ValueError, match="temperature must be > 0"):
-        wmk.MPPIPlanner(model, temperature=0.0)
+    for temperature in (0.0, 2.0 ** -127):   # below the smallest normal float32, 2^-126
+        with pytest.raises(ValueError, match=r"temperature must be >= 1\.17"):
+            wmk.MPPIPlanner(model, temperature=temperature)
+    assert wmk.MPPIPlanner(model, temperature=2.0 ** -126).temperature == 2.0 ** -126
     with pytest.raises(ValueError, match="seed must be an int"):
         wmk.CEMPlanner(model, seed=-1)
     with pytest.raises(ValueError, match="backend must be 'auto' or one of"):

@@ -75,6 +75,8 @@ def tensor(name: str, x, *, ndim=None, dtype=None, device=None, finite=True) -> 
         raise TypeError(f"{name} has dtype {x.dtype}, expected {dtype} (the model's dtype)")
     if device is not None and x.device != torch.device(device):
         raise ValueError(f"{name} is on {x.device}, expected {device} (the model's device)")
+    if x.is_meta:
+        raise ValueError(f"{name} is on the meta device, which holds no values")
     if finite:
         check_values(lambda: torch.isfinite(x), f"{name} contains NaN or Inf")
     return x

@@ -49,6 +49,14 @@ class MLPWorldModel:
         self.skip = None if skip is None else skip.contiguous()
         self.metadata = {} if metadata is None else model_file.check_metadata(metadata)
 
+    def validate(self) -> "MLPWorldModel":
+        """Check the structure again (types, ranks, shapes, dtypes, devices, activation; reads no
+        values): a weight replaced after construction must still fit. Every op calls this."""
+        if not isinstance(self.weights, list) or not isinstance(self.biases, list):
+            raise TypeError("model.weights and model.biases must be lists of tensors")
+        _check_structure(self.weights, self.biases, self.activation, self.skip, "model.")
+        return self
+
     # shapes -----------------------------------------------------------------
     @property
     def state_dim(self) -> int:
@@ -217,6 +225,9 @@ def _check_param(name: str, t, ndim: int, like, like_name: str = "weights[0]") -
     if not isinstance(t, torch.Tensor) or not t.is_floating_point():
         raise TypeError(f"{name} must be a floating-point torch.Tensor, got "
                         f"{t.dtype if isinstance(t, torch.Tensor) else type(t).__name__}")
+    if t.is_meta:
+        raise ValueError(f"{name} is on the meta device, which holds no values: "
+                         f"build the model from tensors on a real device")
     if t.dim() != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {list(t.shape)}")
     if t.numel() == 0:

@@ -35,7 +35,8 @@ class Objective:
         q_d = 1 / std_d^2 (std the data's spread of dim d) it is a squared error in normalised units,
         the scale SGD's lr and MPPI's temperature must be chosen for (Adam and CEM do not care).
     action_penalty: lam >= 0 on the squared actions.
-    lo, hi: action bounds, a float or [A] (+-inf: unbounded): CEM and MPPI clamp their samples,
+    lo, hi: action bounds, a float or [A]; lo = -inf or hi = +inf leaves that side unbounded
+        (lo = +inf and hi = -inf are refused). CEM and MPPI clamp their samples and means,
         gradient planning projects onto them.
     """
 
@@ -106,12 +107,20 @@ def _as_vector(name: str, value, allow_inf: bool = False) -> torch.Tensor:
 
 
 def _as_bound(name: str, value):
-    """A bound: a float or a [A] vector; +-inf means unbounded, NaN is refused."""
+    """A bound: a float or a [A] vector. -inf in lo and +inf in hi mean unbounded on that side;
+    NaN, lo = +inf and hi = -inf (an empty set of actions) are refused."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value != value:
             raise ValueError(f"{name} is NaN")
-        return float(value)
-    return _as_vector(name, value, allow_inf=True)
+        bound = float(value)
+        wrong = bound == (float("inf") if name == "lo" else float("-inf"))
+    else:
+        bound = _as_vector(name, value, allow_inf=True)
+        wrong = bool((bound == (float("inf") if name == "lo" else float("-inf"))).any())
+    if wrong:
+        side = "+inf (lo = -inf means no lower bound)" if name == "lo" else "-inf (hi = +inf means no upper bound)"
+        raise ValueError(f"{name} must not be {side}, got {value}")
+    return bound
 
 
 def _bound_vector(name, bound, action_dim, opts) -> torch.Tensor:

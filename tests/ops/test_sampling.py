@@ -102,3 +102,19 @@ def test_the_mean_stays_within_the_bounds(planner, momentum, sampling_backend, d
                                                                       torch.full_like(mean, 5.0)))
     assert bool(((out_mean >= lo) & (out_mean <= hi)).all())
 
+
+def test_the_smallest_temperature_weighs_only_the_lowest_cost(sampling_backend, device):
+    """MPPI at MIN_TEMPERATURE (2^-126) gives the lowest-cost sample all the weight: one iteration
+    moves the mean to the sample that CEM with one elite picks, and both histories are its cost.
+    Below MIN_TEMPERATURE the op refuses, naming the argument."""
+    case = "P2-T3-D7-A3-w19-silu-identity-all+penalty+bounds-S37-E5-temp2.0-mom0.1-iters2-threads1"
+    c = SAMPLING_CASES[case]
+    model, z0, goal, obj, mean, std = sampling_problem(case, device)
+    mppi = wmk.ops.mppi_plan(model, z0, goal, obj, mean, std, c.samples, 1, wmk.ops.MIN_TEMPERATURE, 0.0,
+                             seed=9, backend=sampling_backend)
+    cem = wmk.ops.cem_plan(model, z0, goal, obj, mean, std, c.samples, 1, 1, 0.0, seed=9, backend=sampling_backend)
+    for got, want in zip(mppi, cem):
+        assert bool(torch.isfinite(got).all())
+        assert rel_err(got, want) < tol(sampling_backend, F64)
+    with pytest.raises(ValueError, match="temperature must be >= 1.17"):
+        wmk.ops.mppi_plan(model, z0, goal, obj, mean, std, c.samples, 1, 1e-39, backend=sampling_backend)

@@ -20,10 +20,17 @@ from .differentiable import rollout_cost
 
 __all__ = ["rollout", "rollout_grad", "rollout_cost", "adam_step", "gbp_plan", "cem_plan", "mppi_plan"]
 
+# The smallest MPPI temperature: 2^-126, the smallest normal float32, so that the temperature is
+# a nonzero normal number in every backend's compute dtype (also where a GPU flushes subnormals
+# to zero) and each weight exp(-(c - c_min) / temperature) is a number in [0, 1] (docs/maths.md).
+MIN_TEMPERATURE = 2.0 ** -126
+
 
 def _model_meta(model, z0):
-    """(dtype, device, D, A or None) of a world model; A is None for a generic module."""
+    """(dtype, device, D, A or None) of a world model; A is None for a generic module. An
+    MLPWorldModel's structure is checked again (MLPWorldModel.validate: no values are read)."""
     if isinstance(model, MLPWorldModel):
+        model.validate()
         return model.dtype, model.device, model.state_dim, model.action_dim
     if isinstance(model, torch.nn.Module) or callable(model):
         _checks.tensor("z0", z0, ndim=2)
@@ -80,7 +87,8 @@ def rollout_grad(model, z0, actions, goal, objective, backend="auto"):
 
 
 def _bound(name, value, A, like):
-    """A bound as a [A] tensor like `like`: None is unbounded, a scalar is broadcast."""
+    """A bound as a [A] tensor like `like`: None is unbounded, a scalar is broadcast; -inf in lo
+    and +inf in hi are unbounded, NaN and lo = +inf or hi = -inf are refused."""
     if value is None:
         value = float("-inf") if name == "lo" else float("inf")
     if isinstance(value, torch.Tensor):
@@ -89,6 +97,8 @@ def _bound(name, value, A, like):
     else:
         value = torch.full((A,), float(value), dtype=like.dtype, device=like.device)
     _checks.check_values(lambda: ~torch.isnan(value), f"{name} contains NaN")
+    empty = float("inf") if name == "lo" else float("-inf")
+    _checks.check_values(lambda: value != empty, f"{name} must not contain {empty}")
     return value
 
 
@@ -182,7 +192,7 @@ def mppi_plan(model, z0, goal, objective, mean, std, samples, iters, temperature
               momentum=0.0, seed=0, backend="auto"):
     """A whole MPPI plan: -> (mean [P, T, A], its cost [P], weighted cost history [P, iters])."""
     D, A = _check_sampling(model, z0, goal, mean, std, samples, iters, momentum, seed)
-    _checks.finite_float("temperature", temperature, minimum=0.0, strict=True)
+    _checks.finite_float("temperature", temperature, minimum=MIN_TEMPERATURE)
     obj = resolve_objective(objective, mean.shape[1], D, A, mean.dtype, mean.device)
     name = _backend.resolve(backend, mean.device, model)
     settings = (samples, iters, float(temperature), float(momentum), seed)

@@ -10,7 +10,7 @@ class MPPIPlanner(SamplingPlanner):
                  init_std=1.0, momentum=0.0, seed=0, backend="auto", action_dim=None, timed=True):
         super().__init__(model, horizon, objective, samples, iters, init_std, momentum, seed,
                          backend, action_dim, timed)
-        self.temperature = _checks.finite_float("temperature", temperature, minimum=0.0, strict=True)
+        self.temperature = _checks.finite_float("temperature", temperature, minimum=ops.MIN_TEMPERATURE)
 
     def _solve(self, z0, goal, init, seed, backend):
         mean, std = self.initial_distribution(z0, init)
