@@ -3,8 +3,9 @@
 Iteration k draws S candidates per problem around the mean, sample 0 being the mean itself:
     a_{p,s} = clamp(mean_p + std_p * eps_{p,s}, lo, hi),  eps_{p,0} = 0,
     eps_{p,s,t,j} = normal(seed, STREAM_SAMPLE, k, p, s, t*A + j)
-CEM refits to the `elites` lowest-cost candidates (mean, population std);
-MPPI takes the softmax(-cost / temperature) weighted mean and keeps std fixed.
+CEM refits to the `elites` lowest-cost candidates (ties: the lower sample index; mean,
+population std);
+MPPI takes the softmax(-(cost - min cost) / temperature) weighted mean and keeps std fixed.
 Both blend with momentum, then clamp the mean into the bounds:
     mean = clamp(momentum * mean + (1 - momentum) * refit, lo, hi)
 (std = momentum * std + (1 - momentum) * refit for CEM).
@@ -37,7 +38,8 @@ def cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, momentum=0
     for k in range(iters):
         cand = _candidates(mean, std, samples, k, seed, obj)
         cost = rollout(model, z0, cand, goal, obj)
-        elite_cost, idx = torch.topk(cost, elites, dim=1, largest=False)
+        idx = torch.sort(cost, dim=1, stable=True).indices[:, :elites]    # ties: the lower sample index
+        elite_cost = torch.gather(cost, 1, idx)
         elite = torch.gather(cand, 1, idx[:, :, None, None].expand(P, elites, T, A))
         history[:, k] = elite_cost.mean(dim=1)
         mean = torch.clamp(momentum * mean + (1.0 - momentum) * elite.mean(dim=1), obj.lo, obj.hi)
@@ -52,7 +54,7 @@ def mppi_plan(model, z0, goal, obj, mean, std, samples, iters, temperature=1.0, 
     for k in range(iters):
         cand = _candidates(mean, std, samples, k, seed, obj)
         cost = rollout(model, z0, cand, goal, obj)
-        weight = torch.softmax(-cost / temperature, dim=1)
+        weight = torch.softmax(-(cost - cost.min(dim=1, keepdim=True).values) / temperature, dim=1)
         history[:, k] = (weight * cost).sum(dim=1)
         mean = torch.clamp(momentum * mean + (1.0 - momentum) * (weight[:, :, None, None] * cand).sum(dim=1),
                            obj.lo, obj.hi)
