@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 EXTRAS ?= triton,test,train,bench
 
-.PHONY: setup demo test bench clean wheel
+.PHONY: setup demo test fuzz bench clean wheel
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,16 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The long correctness runs: the differential fuzzer of the ops against a float64 NumPy reference
+# (FUZZ_CASES cases per backend available here; counts of cases and failures per backend), 10^7
+# random normals per backend against wmkernels/_random.py, and the model-file fuzzer.
+FUZZ_CASES ?= 1000
+
+fuzz: setup
+	$(BIN)/python tests/fuzz/fuzz_ops.py --cases $(FUZZ_CASES)
+	WMK_RANDOM_DRAWS=10000000 $(BIN)/python -m pytest -q tests/cpp/test_philox_cpp.py tests/triton/test_triton_random.py
+	$(BIN)/python tests/fuzz_model_file.py 20
 
 # A wheel for chosen GPUs, on any machine with nvcc (no GPU needed): make wheel ARCHS="80;90".
 # Builds in its own venv against WHEEL_TORCH (a CUDA build of torch: the wheel works with that
