@@ -4,6 +4,9 @@
 # Everything lands in $OUT (8 files at most):
 #   env.txt build.log tests.txt tests_cuda.txt bench.log results.csv <device>.md <device>.png
 # Usage on the device machine, from the repository root:  bash bench/gpu_suite.sh
+# SANITIZE=1 bash bench/gpu_suite.sh runs compute-sanitizer (memcheck, racecheck, synccheck) over
+# every CUDA and Triton kernel (bench/sanitize_kernels.py) in place of the benchmark, so the call
+# stays within 8 minutes; its reports land in $OUT/sanitize.log.
 #
 # The extension builds in the background while the Triton tests run (WMK_NO_JIT=1: nothing
 # builds behind the tests' back); the CUDA-backend tests follow once the build is done, and
@@ -40,6 +43,19 @@ tail -1 "$OUT/build.log"
 stamp "CUDA-backend and extension tests"
 timeout 150 "${PYTEST[@]}" -n 6 -k "cuda or test_extension_cpp" tests > "$OUT/tests_cuda.txt" 2>&1
 stamp "cuda tests exit code $?: $(grep -E '(passed|failed|error)' "$OUT/tests_cuda.txt" | tail -1)"
+
+if [ "${SANITIZE:-0}" = 1 ]; then
+  SAN=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
+  : > "$OUT/sanitize.log"
+  for tool in memcheck racecheck synccheck; do
+    stamp "compute-sanitizer --tool $tool over every CUDA and Triton kernel"
+    timeout 90 "$SAN" --tool "$tool" --error-exitcode 1 --print-limit 20 \
+        $PY bench/sanitize_kernels.py --device cuda >> "$OUT/sanitize.log" 2>&1
+    stamp "$tool exit code $?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize.log" | tail -1)"
+  done
+  grep -h -E "^(FAILED|ERROR)" "$OUT/tests.txt" "$OUT/tests_cuda.txt" | head -20
+  exit 0
+fi
 
 stamp "benchmark suite"
 timeout ${BENCH_TIMEOUT:-240} $PY -m bench.suite --device cuda --out "$OUT" > "$OUT/bench.log" 2>&1
