@@ -102,3 +102,12 @@ def test_bad_activation_and_skip():
         wmk.MLPWorldModel(w, b, skip=torch.eye(3))
     with pytest.raises(ValueError, match="exact erf"):
         wmk.MLPWorldModel.from_module(torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.GELU(), torch.nn.Linear(8, 4)))
+
+
+def test_to_takes_a_dtype_or_a_device_and_a_dtype_like_torch():
+    model = wmk.MLPWorldModel(*_params())
+    for moved in (model.to(torch.float32), model.to("cpu", torch.float32), model.to(dtype=torch.float32)):
+        assert moved.dtype == torch.float32 and moved.device == torch.device("cpu")
+        assert all(torch.equal(m, w.float()) for m, w in zip(moved.weights, model.weights))
+    with pytest.raises(TypeError, match="two dtypes"):
+        model.to(torch.float32, torch.float64)

@@ -95,6 +95,11 @@ class MLPWorldModel:
     __call__ = step
 
     def to(self, device=None, dtype=None) -> "MLPWorldModel":
+        """A copy on `device` in `dtype`; like torch, model.to(torch.float32) is a dtype."""
+        if isinstance(device, torch.dtype):
+            if dtype is not None:
+                raise TypeError("to() got two dtypes: pass model.to(device, dtype)")
+            device, dtype = None, device
         move = lambda t: t.to(device=device, dtype=dtype)
         return MLPWorldModel([move(w) for w in self.weights], [move(b) for b in self.biases],
                              self.activation, None if self.skip is None else move(self.skip), self.metadata)
