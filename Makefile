@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 EXTRAS ?= triton,test,train,bench
 
-.PHONY: setup demo test fuzz bench clean wheel
+.PHONY: setup demo test fuzz bench clean wheel mutate
 
 setup: $(VENV)/.installed
 
@@ -24,8 +24,9 @@ DEMO_TASKS ?= 5
 demo: setup
 	$(BIN)/python -m training.evaluate --env all --tasks $(DEMO_TASKS) --threads 2 --out eval/demo
 
+# WMK_REQUIRE_EXTENSION=1: a missing C++ extension fails the run (tests/test_extension_required.py).
 test: setup
-	$(BIN)/python -m pytest -q
+	WMK_REQUIRE_EXTENSION=1 $(BIN)/python -m pytest -q
 
 # The long correctness runs: the differential fuzzer of the ops against a float64 NumPy reference
 # (FUZZ_CASES cases per backend available here; counts of cases and failures per backend), 10^7
@@ -56,6 +57,15 @@ wheel:
 	env -u TORCH_CUDA_ARCH_LIST WMK_FORCE_CUDA=1 WMK_CUDA_ARCHS="$(ARCHS)" \
 		$(WBIN)/python -m build --wheel --no-isolation --outdir $(WHEEL_BUILD) .
 	PATH="$(abspath $(WBIN)):$$PATH" $(WBIN)/auditwheel repair $(foreach lib,$(WHEEL_EXCLUDE),--exclude '$(lib)') --wheel-dir $(WHEEL_DIR) $(WHEEL_BUILD)/*.whl
+
+# Mutation testing (mutmut, the `mutate` extra) of the core Python modules, each against its own
+# test files in a copy of the tree under build/mutate/; MODULES="random sampling" picks some.
+# Score and survivors: docs/mutation.md.
+MODULES ?=
+
+mutate: setup
+	$(BIN)/pip install --quiet $$($(BIN)/python -c 'import shlex, tomllib; print(shlex.join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["mutate"]))')
+	$(BIN)/python tests/mutation/mutate.py --python $(abspath $(BIN))/python $(MODULES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
