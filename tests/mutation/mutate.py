@@ -11,6 +11,7 @@ per module (mutmut's "suspicious" and "timeout" count as killed: the tests notic
 build/mutate/<name>/survivors.txt with the diff of every surviving mutant.
 """
 import argparse
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -70,7 +71,8 @@ def run(name: str, python: str) -> tuple:
     tree = ROOT / "build" / "mutate" / name
     _copy_tree(tree)
     mutmut = str(Path(python).with_name("mutmut"))
-    runner = f"{python} {PYTEST} {tests}"
+    # mutmut 2 counts only exit status 1 as a kill; a mutant that breaks collection exits 2
+    runner = "sh -c " + shlex.quote(f"{python} {PYTEST} {tests} || exit 1")
     subprocess.run(["nice", "-n", "10", mutmut, "run", "--paths-to-mutate", path, "--tests-dir", "tests/",
                     "--runner", runner, "--no-progress"], cwd=tree)
     killed, survived, total, ids = _counts(tree)
