@@ -269,3 +269,57 @@ def test_owm_corrected_windows_end_at_the_target_on_a_fitted_model(num_hist):
     random_frames, _ = owm.execute(frames, actions, random_plan)
     random_error = ((random_frames[:, -1] - frames[:, -1]) / std).norm(dim=-1)
     assert float(error.max()) < 0.05 and float(random_error.mean()) > 10 * float(error.mean()), (error, random_error)
+
+
+def test_awm_defaults_are_the_training_configs():
+    """docs/training.md: FGSM (one step of 1.25 eps) with budgets 0.05 x std(z) and 0.02 x std(a),
+    the training config's defaults too."""
+    from training.config import TrainConfig
+
+    awm, cfg = AdversarialPerturbation(), TrainConfig()
+    assert (awm.state_factor, awm.action_factor, awm.steps) == (cfg.awm_state_factor, cfg.awm_action_factor, 1)
+    eps_z, eps_a = awm.epsilons(torch.full((3,), 2.0), torch.full((2,), 4.0))
+    torch.testing.assert_close(eps_z, torch.full((3,), 2.0 * cfg.awm_state_factor))
+    torch.testing.assert_close(eps_a, torch.full((2,), 4.0 * cfg.awm_action_factor))
+    assert awm.alpha == 1.25
+
+
+@pytest.mark.parametrize("steps", [2, 5])
+def test_pgd_step_is_2_5_eps_over_k(steps):
+    assert AdversarialPerturbation(steps=steps).alpha == pytest.approx(2.5 / steps, rel=1e-15)
+    assert AdversarialPerturbation(steps=steps, alpha=0.3).alpha == 0.3
+
+
+def test_awm_factors_of_zero_are_allowed_and_negative_ones_refused():
+    AdversarialPerturbation(state_factor=0.0, action_factor=0.0)
+    for factors in ((-0.1, 0.02), (0.05, -0.1)):
+        with pytest.raises(ValueError, match=r"^state_factor and action_factor must be >= 0, got "):
+            AdversarialPerturbation(*factors)
+    with pytest.raises(ValueError, match=r"^steps must be >= 1, got 0$"):
+        AdversarialPerturbation(steps=0)
+    with pytest.raises(ValueError, match=r"^std must be 'first' or 'batch', got 'median'$"):
+        AdversarialPerturbation(std="median")
+
+
+def test_awm_first_batch_std_survives_a_state_dict_round_trip():
+    awm = AdversarialPerturbation(std="first")
+    awm.epsilons(torch.tensor([1.0, 3.0]), torch.tensor([2.0]))
+    restored = AdversarialPerturbation(std="first")
+    restored.load_state_dict(awm.state_dict())
+    eps_z, eps_a = restored.epsilons(torch.tensor([7.0, 7.0]), torch.tensor([7.0]))
+    torch.testing.assert_close(eps_z, 0.05 * torch.tensor([1.0, 3.0]))
+    torch.testing.assert_close(eps_a, 0.02 * torch.tensor([2.0]))
+
+
+def test_awm_random_start_is_the_uniform_draw_times_eps():
+    """With a negligible ascent step the perturbation is the random start: start * eps."""
+    D, A = 3, 2
+    lin = torch.nn.Linear(D + A, D)
+    predict = lambda z, a: lin(torch.cat([z, a], -1))
+    z, a, g = _batch(B=7, D=D, A=A)
+    start_z, start_a = torch.rand(7, D, generator=g) * 2 - 1, torch.rand(7, A, generator=g) * 2 - 1
+    eps_z, eps_a = torch.tensor([0.3, 0.2, 0.1]), torch.tensor([0.05, 0.4])
+    awm = AdversarialPerturbation(alpha=1e-9)
+    z_adv, a_adv = awm.perturb(predict, z, a, torch.zeros(7, D), eps_z, eps_a, start_z, start_a)
+    torch.testing.assert_close(z_adv - z, start_z * eps_z, atol=1e-6, rtol=0)
+    torch.testing.assert_close(a_adv - a, start_a * eps_a, atol=1e-6, rtol=0)
