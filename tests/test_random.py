@@ -2,6 +2,7 @@ import math
 
 import mpmath
 import numpy
+import pytest
 import torch
 
 from wmkernels import _random
@@ -128,3 +129,16 @@ def test_normal_draws_equal_their_definition_value_by_value():
     for seed, stream, step, p, n, i in keys:
         drawn = _random.normal(seed, stream, step, torch.tensor(p), torch.tensor(n), torch.tensor(i))
         assert float(drawn) == _normal_by_definition(seed, stream, step, p, n, i), (seed, stream, step, p, n, i)
+
+
+def test_uniform_map_at_the_word_edges_and_the_documented_streams():
+    """U (docs/random.md) at the words 0, 1, 2^31 - 1, 2^31, 2^32 - 1 against the definition; the
+    streams are 0 (init), 1 (noise), 2 (samples); a seed outside [0, 2^32) is refused."""
+    words = [0, 1, 2**31 - 1, 2**31, 2**32 - 1]
+    got = _random._uint32_to_unit(torch.tensor(words, dtype=torch.int64)).tolist()
+    assert got == [_uniform(w) for w in words]
+    assert got[0] == got[4] == 0.0 and 0.0 < got[1] < 1e-9 and got[2] == got[3] == 1 - 2**-24
+    assert (_random.STREAM_INIT, _random.STREAM_NOISE, _random.STREAM_SAMPLE) == (0, 1, 2)
+    for seed in (-1, 2**32):
+        with pytest.raises(ValueError, match=r"^seed must be in \[0, 2\*\*32\), got "):
+            _random.normal(seed, 0, 0, torch.tensor(0), torch.tensor(0), torch.tensor(0))
