@@ -242,7 +242,7 @@ def test_owm_plans_from_the_window_start_toward_its_last_frame_in_normalised_uni
     owm.plan(_fitted_drift_model(env, H), frames, seed=3)
     (planner, z0, goal), = calls
     S, T = 2, N1 - H
-    assert planner.horizon == T
+    assert planner.horizon == T and planner.samples == 1 and planner.optimizer == "adam" and planner.iters == 2
     torch.testing.assert_close(z0, frames[:, :H].reshape(3, H * S), rtol=0, atol=0)
     torch.testing.assert_close(goal[:, -S:], frames[:, -1], rtol=0, atol=0)
     r = planner.objective.resolve(T, H * S, 2 * env.frameskip, torch.float64)
@@ -323,3 +323,65 @@ def test_awm_random_start_is_the_uniform_draw_times_eps():
     z_adv, a_adv = awm.perturb(predict, z, a, torch.zeros(7, D), eps_z, eps_a, start_z, start_a)
     torch.testing.assert_close(z_adv - z, start_z * eps_z, atol=1e-6, rtol=0)
     torch.testing.assert_close(a_adv - a, start_a * eps_a, atol=1e-6, rtol=0)
+
+
+def test_awm_ascent_step_is_alpha_eps_times_the_gradient_sign():
+    """An unclipped step (alpha 0.5 from a zero start): d = 0.5 eps sign(grad)."""
+    D, A = 3, 2
+    lin = torch.nn.Linear(D + A, D, bias=False)
+    predict = lambda z, a: lin(torch.cat([z, a], -1))
+    z, a, _ = _batch(B=4, D=D, A=A)
+    eps_z, eps_a = torch.tensor([0.4, 0.1, 0.2]), torch.tensor([0.3, 0.05])
+    awm = AdversarialPerturbation(alpha=0.5)
+    z_adv, a_adv = awm.perturb(predict, z, a, torch.zeros(4, D), eps_z, eps_a, torch.zeros(4, D), torch.zeros(4, A))
+    x = torch.cat([z, a], -1).requires_grad_(True)
+    (lin(x) ** 2).sum().backward()
+    torch.testing.assert_close(torch.cat([z_adv - z, a_adv - a], -1), 0.5 * torch.cat([eps_z, eps_a]) * x.grad.sign())
+
+
+def test_owm_defaults_are_the_training_configs_and_the_seed_wraps_at_2_to_the_32(monkeypatch):
+    """docs/training.md: Adam lr 0.3, 100 iterations, noise 0.003, a normal start of std 1, the
+    config's backend; one-step windows plan; the plan's seed is taken mod 2^32."""
+    from training.config import TrainConfig
+
+    cfg, env = TrainConfig(), _DriftEnv()
+    owm = OnlineWorldModeling(env, 1, torch.ones(2))
+    assert (owm.iters, owm.lr, owm.noise, owm.init_std, owm.backend) == (
+        cfg.owm_iters, cfg.owm_lr, cfg.owm_noise, cfg.owm_init_std, cfg.owm_backend)
+    seeds = []
+
+    class Recording(wmkernels.GradientPlanner):
+        def plan(self, z0, goal, init=None, seed=None):
+            seeds.append(self.seed)
+            return super().plan(z0, goal, init, seed)
+
+    monkeypatch.setattr(wmkernels, "GradientPlanner", Recording)
+    frames, _ = _drift_windows(env, 2, 2, seed=8)                  # T = 1
+    owm = OnlineWorldModeling(env, 1, torch.ones(2), iters=1, backend="torch")
+    for seed in (1000, 2**32 + 5, 3 * 2**32 - 1):
+        assert owm.plan(_fitted_drift_model(env, 1), frames, seed).shape == (2, 1, 4)
+    assert seeds == [1000, 5, 2**32 - 1]
+    with pytest.raises(ValueError, match=r"^a window needs more than num_hist=1 frames to plan over, got 1$"):
+        owm.plan(_fitted_drift_model(env, 1), frames[:, :1], 0)
+    with pytest.raises(ValueError, match=r"^action_dim is required to plan with a model that is not an MLPWorldModel$"):
+        owm.plan(torch.nn.Linear(6, 2), frames, 0)
+
+
+def test_owm_counts_every_dropped_window(env_cache):
+    env = env_cache("PointMaze")
+    data = collect("PointMaze", episodes=1, length=15, seed=3, progress=False)
+    frames, actions = windows_of(data, [0], 3, env.frameskip, stride=1)
+    frames, actions = frames[:4].clone(), actions[:4]
+    frames[[0, 2], 0, :2] = torch.tensor([100.0, 100.0])          # two starts outside the maze
+    owm = OnlineWorldModeling(env, 1, torch.ones(4))
+    kept, _ = owm.execute(frames, actions, torch.zeros(4, 2, env.planner_action_dim))
+    assert owm.dropped == 2 and len(kept) == 2
+
+
+def test_replay_cache_entries_hold_frames_and_actions():
+    cache = ReplayCache()
+    frames, actions = torch.randn(2, 4, 3), torch.randn(2, 3, 2)
+    cache.add(1, frames, actions)
+    (entry,) = cache.entries(1)
+    assert set(entry) == {"frames", "actions"}
+    assert torch.equal(entry["frames"], frames) and torch.equal(entry["actions"], actions)
