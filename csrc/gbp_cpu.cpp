@@ -50,10 +50,9 @@ Triple gbp_plan_cpu(const at::Tensor& z0, const at::Tensor& goal, const at::Tens
   at::Tensor row_hist = cpu::new_output({P, N, iters}, init.options());
   AT_DISPATCH_FLOATING_TYPES(init.scalar_type(), "wmkernels::gbp_plan", [&] {
     using T = scalar_t;
-    at::Tensor storage;
-    const cpu::Net<T> net = cpu::pack_model<T>(weights, biases, skip, activation, storage);
+    const cpu::Net<T> net = cpu::pack_model<T>(weights, biases, skip, activation, true);
     const cpu::Obj<T> obj = cpu::make_obj<T>(step_weights, state_weights, action_penalty, lo, hi);
-    cpu::ScratchPool<T> pool(net, T_, init.options());
+    cpu::ScratchPool<T> pool(net, T_, P * N, init.options());
     const cpu::GbpSettings<T> s{static_cast<int>(iters), optimizer == 0, lr, beta1, beta2, eps, T(noise), seed32};
     WMK_ISA_CALL(T, gbp_tiles, net, obj, pool, s, z0.data_ptr<T>(), goal.data_ptr<T>(), init.data_ptr<T>(), P, N,
                  static_cast<int>(T_), rows.data_ptr<T>(), row_cost.data_ptr<T>(), row_hist.data_ptr<T>());

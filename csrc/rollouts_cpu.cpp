@@ -21,11 +21,10 @@ void rollout_impl(const at::Tensor& z0, const at::Tensor& goal, const at::Tensor
                   at::TensorList biases, const at::Tensor& skip, int64_t activation, const at::Tensor& step_weights,
                   const at::Tensor& state_weights, double action_penalty, bool with_grad, bool return_states,
                   at::Tensor& cost, at::Tensor& extra) {
-  at::Tensor storage;
-  const cpu::Net<T> net = cpu::pack_model<T>(weights, biases, skip, activation, storage);
+  const cpu::Net<T> net = cpu::pack_model<T>(weights, biases, skip, activation, with_grad);
   const cpu::Obj<T> obj = cpu::make_obj<T>(step_weights, state_weights, action_penalty, at::Tensor(), at::Tensor());
   const int64_t P = actions.size(0), N = actions.size(1), T_ = actions.size(2);
-  cpu::ScratchPool<T> pool(net, T_, actions.options());
+  cpu::ScratchPool<T> pool(net, T_, P * N, actions.options());
   WMK_ISA_CALL(T, rollout_tiles, net, obj, pool, z0.data_ptr<T>(), goal.data_ptr<T>(), actions.data_ptr<T>(), P, N,
                static_cast<int>(T_), with_grad, cost.data_ptr<T>(),
                (with_grad || return_states) ? extra.data_ptr<T>() : nullptr);

@@ -45,17 +45,16 @@ Triple sampling_plan(const at::Tensor& z0, const at::Tensor& goal, const at::Ten
   if (P == 0) return {mean_out, cost_out, history};
   AT_DISPATCH_FLOATING_TYPES(mean.scalar_type(), "wmkernels::sampling_plan", [&] {
     using T = scalar_t;
-    at::Tensor storage;
-    const cpu::Net<T> net = cpu::pack_model<T>(weights, biases, skip, activation, storage);
+    const cpu::Net<T> net = cpu::pack_model<T>(weights, biases, skip, activation, false);
     const cpu::Obj<T> obj = cpu::make_obj<T>(step_weights, state_weights, action_penalty, lo, hi);
-    cpu::ScratchPool<T> pool(net, T_, mean.options());
+    cpu::ScratchPool<T> pool(net, T_, s.samples, mean.options());
     const int threads = std::max(1, at::get_num_threads());
     const bool outer = P >= threads || threads == 1;
     const int64_t slots = outer ? threads : 1;
     // Per-problem workspace: candidates [S, T, A], costs and weights [2, S] (double), elite order [S].
     at::Tensor cand = cpu::new_output({slots, s.samples, T_, A}, mean.options());
     at::Tensor costs = cpu::new_output({slots, 2, s.samples}, mean.options().dtype(at::kDouble));
-    at::Tensor eps = cpu::new_output({slots, T_ * A}, mean.options().dtype(at::kFloat));
+    at::Tensor eps = cpu::new_output({threads, T_ * A}, mean.options().dtype(at::kFloat));  // per thread
     std::vector<std::vector<int64_t>> order(slots, std::vector<int64_t>(s.samples));
     WMK_ISA_CALL(T, sampling_problems, net, obj, pool, s, z0.data_ptr<T>(), goal.data_ptr<T>(), P,
                  static_cast<int>(T_), mean_out.data_ptr<T>(), std_work.data_ptr<T>(), cost_out.data_ptr<T>(),
@@ -125,8 +124,6 @@ at::Tensor philox_normal_cpu(const at::Tensor& counters, int64_t seed, int64_t s
 namespace WMK_ISA {
 #include "cpu/mlp_tile.h"
 
-// Costs of S candidate rows [S, T, A] of problem p into costs[S]; tiles spread over the
-// threads when `parallel`, else run on the calling thread.
 // Standard normals for i = 0..count-1 of one (seed, stream, step, p, n), equal to
 // philox_normal(...): the Philox rounds run over a block of counters at a time so that the
 // compiler vectorises them (32x32->64 multiplies); Box-Muller (log, cos) stays scalar.
@@ -157,12 +154,16 @@ inline void normal_row(uint32_t seed, uint32_t stream, uint32_t step, uint32_t p
   }
 }
 
-template <typename T>
+// Costs of S candidate rows [S, T, A] of one problem into costs[S]; fill(row0, rows) writes a
+// tile's candidate rows first (on the thread that rolls them out). Tiles spread over the threads
+// when `parallel`, else run on the calling thread.
+template <typename T, typename Fill>
 inline void evaluate(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& pool, const T* z0p, const T* goalp,
-                     const T* cand, int64_t S, int T_, double* costs, bool parallel) {
+                     const T* cand, int64_t S, int T_, double* costs, bool parallel, const Fill& fill) {
   auto run = [&](int64_t begin, int64_t end) {
     TileScratch<T>& sc = pool.mine();
     for_each_tile(begin, end, [&](int64_t row0, int rows) {
+      fill(row0, rows);
       // z0p/goalp are the problem's rows: N = S maps every candidate row to "problem" 0.
       tile_load<T>(rows, net, sc, z0p, goalp, cand, row0, S, T_);
       tile_forward<T>(rows, net, obj, sc, T_, false);
@@ -186,24 +187,26 @@ void sampling_problems(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& poo
     T* cand = cand_all + slot * S * TA;
     double* costs = costs_all + slot * 2 * S;
     double* weights = costs + S;
-    float* eps = eps_all + slot * TA;
     std::vector<int64_t>& order = order_all[slot];
     T* mu = mean + p * TA;
     T* sd = stdv + p * TA;
     const T* zp = z0 + p * D;
     const T* gp = goal + p * D;
     for (int64_t k = 0; k < s.iters; ++k) {
-      for (int64_t n = 0; n < S; ++n) {
-        T* row = cand + n * TA;
-        if (n == 0) {
-          std::fill(eps, eps + TA, 0.f);
-        } else {
-          normal_row(s.seed, kStreamSample, uint32_t(k), uint32_t(p), uint32_t(n), TA, eps);
+      auto draw = [&](int64_t row0, int rows) {
+        float* eps = eps_all + at::get_thread_num() * TA;
+        for (int64_t n = row0; n < row0 + rows; ++n) {
+          T* row = cand + n * TA;
+          if (n == 0) {
+            std::fill(eps, eps + TA, 0.f);
+          } else {
+            normal_row(s.seed, kStreamSample, uint32_t(k), uint32_t(p), uint32_t(n), TA, eps);
+          }
+          for (int i = 0; i < TA; ++i)
+            row[i] = clamp_bounds<T>(mu[i] + sd[i] * static_cast<T>(eps[i]), obj.lo[i % A], obj.hi[i % A]);
         }
-        for (int i = 0; i < TA; ++i)
-          row[i] = clamp_bounds<T>(mu[i] + sd[i] * static_cast<T>(eps[i]), obj.lo[i % A], obj.hi[i % A]);
-      }
-      evaluate<T>(net, obj, pool, zp, gp, cand, S, T_, costs, inner_parallel);
+      };
+      evaluate<T>(net, obj, pool, zp, gp, cand, S, T_, costs, inner_parallel, draw);
       if (s.elites > 0) {  // CEM
         const int64_t E = s.elites;
         for (int64_t n = 0; n < S; ++n) order[n] = n;
@@ -245,7 +248,7 @@ void sampling_problems(const Net<T>& net, const Obj<T>& obj, ScratchPool<T>& poo
     // Cost of the returned mean.
     T* row = cand;
     std::memcpy(row, mu, sizeof(T) * TA);
-    evaluate<T>(net, obj, pool, zp, gp, row, 1, T_, costs, false);
+    evaluate<T>(net, obj, pool, zp, gp, row, 1, T_, costs, false, [](int64_t, int) {});
     cost_out[p] = static_cast<T>(costs[0]);
   };
   if (outer) {

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -52,8 +53,8 @@ struct Net {
   bool skip_matrix = false;
   const T* S = nullptr;
   const T* ST = nullptr;
-  int Dp = 0;  // padded state width
-  int Hp = 0;  // padded width of the widest activation buffer (hidden layers and the input x)
+  int Dp = 0;  // row stride of state buffers (row_stride<T>(D))
+  int Hp = 0;  // row stride of activation buffers: the widest hidden layer or the input x
   int nr = 0;  // panel width of W, WT, S, ST (panel_width<T>() when packed)
 };
 
@@ -65,6 +66,14 @@ struct Obj {
   const T* lo = nullptr;  // [A]
   const T* hi = nullptr;  // [A]
 };
+
+// Row stride of a scratch buffer `width` wide: whole 128-byte lines plus one 64-byte line, so
+// that the rows of a tile (a power-of-two width, say) do not all map onto the same few cache
+// sets; rows stay 64-byte aligned.
+template <typename T>
+int64_t row_stride(int64_t width) {
+  return round_up(width, pad_elems<T>()) + 64 / static_cast<int64_t>(sizeof(T));
+}
 
 // The panel width (columns) of packed matrices: two vectors of the instruction set that
 // WMK_ISA_CALL runs for T (defined with the dispatch below; panel_gemm.h's kPanel).
@@ -80,24 +89,66 @@ int64_t panels_elems(int K, int N, int nr) {
 // Packs M [K, N] (element (k, j) at m[k * row_stride + j * col_stride]) into column panels of
 // nr columns: panel p holds columns [p nr, p nr + w) as K contiguous rows of w elements at
 // dst + p K nr, where w = nr, or nr / 2 for a last panel with at most nr / 2 columns left;
-// columns past N are zero. dst holds panels_elems(K, N, nr) elements.
+// columns past N are zero. dst holds panels_elems(K, N, nr) elements. Panels are packed in
+// parallel; a transposed source (col_stride > row_stride) is read in blocks of 64 rows of the
+// panel, so that its w source rows and the panel block stay in L1.
 template <typename T>
 void pack_panels(const T* m, int64_t row_stride, int64_t col_stride, int K, int N, int nr, T* dst) {
-  std::fill(dst, dst + panels_elems<T>(K, N, nr), T(0));
-  for (int j0 = 0; j0 < N; j0 += nr) {
-    const int w = N - j0 > nr / 2 ? nr : nr / 2;
-    T* panel = dst + int64_t(j0) * K;
-    for (int k = 0; k < K; ++k)
-      for (int j = j0; j < std::min(N, j0 + w); ++j)
-        panel[int64_t(k) * w + (j - j0)] = m[k * row_stride + j * col_stride];
-  }
+  const int64_t panels = (N + nr - 1) / nr;
+  const int64_t grain = std::max<int64_t>(1, 32768 / (int64_t(K) * nr));  // small matrices: one thread
+  at::parallel_for(0, panels, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int j0 = static_cast<int>(p * nr);
+      const int w = N - j0 > nr / 2 ? nr : nr / 2, cols = std::min(w, N - j0);
+      T* panel = dst + int64_t(j0) * K;
+      if (col_stride <= row_stride) {
+        for (int k = 0; k < K; ++k) {
+          T* row = panel + int64_t(k) * w;
+          const T* src = m + k * row_stride + j0 * col_stride;
+          for (int j = 0; j < cols; ++j) row[j] = src[j * col_stride];
+          std::fill(row + cols, row + w, T(0));
+        }
+      } else {
+        for (int k0 = 0; k0 < K; k0 += 64) {
+          const int k1 = std::min(K, k0 + 64);
+          for (int j = 0; j < w; ++j) {
+            const T* src = m + (j0 + j) * col_stride;
+            for (int k = k0; k < k1; ++k) panel[int64_t(k) * w + j] = j < cols ? src[k * row_stride] : T(0);
+          }
+        }
+      }
+    }
+  });
+  const int64_t used = (panels - 1) * nr * K + int64_t(N - (panels - 1) * nr > nr / 2 ? nr : nr / 2) * K;
+  std::fill(dst + used, dst + panels_elems<T>(K, N, nr), T(0));
 }
 
-// Packs the model into one aligned buffer (weights in panels, once per call); `storage` keeps
-// it alive.
+// Memory for the packed model: one 64-byte aligned buffer per calling thread and element type,
+// kept from call to call and grown when too small, so that calls do not pay again for fresh
+// pages (for a 3 MB model the page faults cost more than the packing). Valid until the next
+// call of this thread.
 template <typename T>
-Net<T> pack_model(at::TensorList weights, at::TensorList biases,
-                  const at::Tensor& skip, int64_t activation, at::Tensor& storage) {
+T* packing_buffer(int64_t elems) {
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<T[], Free> buffer;
+  thread_local int64_t capacity = 0;
+  if (capacity < elems) {
+    buffer.reset();
+    const size_t bytes = static_cast<size_t>(round_up(elems * int64_t(sizeof(T)), 64));
+    buffer.reset(static_cast<T*>(std::aligned_alloc(64, bytes)));
+    TORCH_CHECK(buffer != nullptr, "wmkernels: cannot allocate ", bytes, " bytes for the packed model");
+    capacity = elems;
+  }
+  return buffer.get();
+}
+
+// Packs the model (weights in panels, once per call) into this thread's packing_buffer. The
+// transposes (WT, ST) only `with_transposes` (the backward pass needs them).
+template <typename T>
+Net<T> pack_model(at::TensorList weights, at::TensorList biases, const at::Tensor& skip, int64_t activation,
+                  bool with_transposes) {
   Net<T> net;
   const int n = static_cast<int>(weights.size());
   const int64_t pe = pad_elems<T>();
@@ -108,7 +159,7 @@ Net<T> pack_model(at::TensorList weights, at::TensorList biases,
   net.K0 = static_cast<int>(weights[0].size(0));
   net.A = net.K0 - net.D;
   net.act = static_cast<int>(activation);
-  net.Dp = static_cast<int>(round_up(net.D, pe));
+  net.Dp = static_cast<int>(row_stride<T>(net.D));
   net.skip_matrix = skip.numel() > 0;
   int64_t total = 0, hp = round_up(net.K0, pe);
   for (int l = 0; l < n; ++l) {
@@ -116,37 +167,42 @@ Net<T> pack_model(at::TensorList weights, at::TensorList biases,
     net.out[l] = static_cast<int>(weights[l].size(1));
     net.inp[l] = static_cast<int>(round_up(net.in[l], pe));
     net.outp[l] = static_cast<int>(round_up(net.out[l], pe));
-    total += panels_elems<T>(net.in[l], net.out[l], nr) + panels_elems<T>(net.out[l], net.in[l], nr) + net.outp[l];
+    total += panels_elems<T>(net.in[l], net.out[l], nr) + net.outp[l];
+    if (with_transposes) total += panels_elems<T>(net.out[l], net.in[l], nr);
     if (l < n - 1) hp = std::max<int64_t>(hp, net.outp[l]);
   }
-  net.Hp = static_cast<int>(hp);
-  if (net.skip_matrix) total += 2 * panels_elems<T>(net.D, net.D, nr);
-  storage = at::zeros({total + pe}, weights[0].options().device(at::kCPU));
-  T* base = storage.data_ptr<T>();
-  // at::zeros on CPU is 64-byte aligned; every section below is a multiple of 128 bytes.
-  T* cursor = base;
+  net.Hp = static_cast<int>(row_stride<T>(hp));
+  if (net.skip_matrix) total += (with_transposes ? 2 : 1) * panels_elems<T>(net.D, net.D, nr);
+  // Every section below is a multiple of 128 bytes and written in full (pack_panels
+  // zero-fills, biases are zero-padded).
+  T* cursor = packing_buffer<T>(total);
   auto take = [&cursor](int64_t count) { T* p = cursor; cursor += count; return p; };
   for (int l = 0; l < n; ++l) {
     const T* w = weights[l].data_ptr<T>();
     const int in = net.in[l], out = net.out[l];
     T* W = take(panels_elems<T>(in, out, nr));
-    T* WT = take(panels_elems<T>(out, in, nr));
     T* B = take(net.outp[l]);
     pack_panels<T>(w, out, 1, in, out, nr, W);
-    pack_panels<T>(w, 1, out, out, in, nr, WT);
     std::memcpy(B, biases[l].data_ptr<T>(), sizeof(T) * out);
+    std::fill(B + out, B + net.outp[l], T(0));
     net.W[l] = W;
-    net.WT[l] = WT;
     net.b[l] = B;
+    if (with_transposes) {
+      T* WT = take(panels_elems<T>(out, in, nr));
+      pack_panels<T>(w, 1, out, out, in, nr, WT);
+      net.WT[l] = WT;
+    }
   }
   if (net.skip_matrix) {
     const T* s = skip.data_ptr<T>();
     T* S = take(panels_elems<T>(net.D, net.D, nr));
-    T* ST = take(panels_elems<T>(net.D, net.D, nr));
     pack_panels<T>(s, net.D, 1, net.D, net.D, nr, S);
-    pack_panels<T>(s, 1, net.D, net.D, net.D, nr, ST);
     net.S = S;
-    net.ST = ST;
+    if (with_transposes) {
+      T* ST = take(panels_elems<T>(net.D, net.D, nr));
+      pack_panels<T>(s, 1, net.D, net.D, net.D, nr, ST);
+      net.ST = ST;
+    }
   }
   return net;
 }
@@ -163,7 +219,7 @@ Obj<T> make_obj(const at::Tensor& step_weights, const at::Tensor& state_weights,
   return o;
 }
 
-// Per-tile scratch: every buffer a multiple of 128 bytes, carved from one allocation.
+// Per-tile scratch: every buffer a multiple of 64 bytes, carved from one allocation.
 template <typename T>
 struct TileScratch {
   T* x = nullptr;      // [C, Hp] activation ping
@@ -179,13 +235,14 @@ struct TileScratch {
   T* grad = nullptr;   // [C, T, A]
   double cost[kMaxTile];
 
-  static int64_t elems(const Net<T>& net, int64_t T_) {
-    const int64_t pe = pad_elems<T>(), C = kMaxTile;
+  // Elements for tiles of up to C (<= kMaxTile) rows.
+  static int64_t elems(const Net<T>& net, int64_t T_, int64_t C) {
+    const int64_t pe = pad_elems<T>();
     const int64_t ta = round_up(C * T_ * net.A, pe);
     return 2 * C * net.Hp + T_ * net.L * C * net.Hp + (T_ + 4) * C * net.Dp + 4 * ta;
   }
-  void carve(T* base, const Net<T>& net, int64_t T_) {
-    const int64_t pe = pad_elems<T>(), C = kMaxTile;
+  void carve(T* base, const Net<T>& net, int64_t T_, int64_t C) {
+    const int64_t pe = pad_elems<T>();
     const int64_t ta = round_up(C * T_ * net.A, pe);
     T* c = base;
     auto take = [&c](int64_t n) { T* p = c; c += n; return p; };
@@ -203,17 +260,20 @@ struct TileScratch {
   }
 };
 
-// One scratch per thread, allocated once per call (never inside the loops).
+// One scratch per thread, allocated once per call (never inside the loops), for tiles of at
+// most min(kMaxTile, rows) rows: `rows` is the most rows one call of the kernel rolls out
+// together (a tile never holds more), so a small batch of wide layers gets a small scratch.
 template <typename T>
 struct ScratchPool {
   at::Tensor storage;
   std::vector<TileScratch<T>> tiles;
-  ScratchPool(const Net<T>& net, int64_t T_, const at::TensorOptions& opts) {
+  ScratchPool(const Net<T>& net, int64_t T_, int64_t rows, const at::TensorOptions& opts) {
     const int threads = std::max(1, at::get_num_threads());
-    const int64_t per = round_up(TileScratch<T>::elems(net, T_), pad_elems<T>());
+    const int64_t C = std::max<int64_t>(1, std::min<int64_t>(kMaxTile, rows));
+    const int64_t per = round_up(TileScratch<T>::elems(net, T_, C), pad_elems<T>());
     storage = new_output({per * threads + pad_elems<T>()}, opts);
     tiles.resize(threads);
-    for (int t = 0; t < threads; ++t) tiles[t].carve(storage.data_ptr<T>() + per * t, net, T_);
+    for (int t = 0; t < threads; ++t) tiles[t].carve(storage.data_ptr<T>() + per * t, net, T_, C);
   }
   TileScratch<T>& mine() {
     const int t = at::get_thread_num();

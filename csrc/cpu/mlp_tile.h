@@ -61,6 +61,44 @@ inline void tile_load(int rows, const Net<T>& net, TileScratch<T>& sc, const T* 
   }
 }
 
+// sum_d q[d] (z[d] - g[d])^2 in double, in eight interleaved partial sums (no serial chain).
+template <typename T>
+inline double weighted_sq_dist(const T* __restrict z, const T* __restrict g, const T* __restrict q, int D) {
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int d = 0;
+  for (; d + 8 <= D; d += 8)
+    for (int u = 0; u < 8; ++u) {
+      const double e = double(z[d + u]) - double(g[d + u]);
+      part[u] += double(q[d + u]) * e * e;
+    }
+  for (; d < D; ++d) {
+    const double e = double(z[d]) - double(g[d]);
+    part[d & 7] += double(q[d]) * e * e;
+  }
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// Whether every row of the tile starts from the same state (the candidates of one problem).
+template <typename T>
+inline bool same_start(int rows, const T* zs, int Dp, int D) {
+  for (int c = 1; c < rows; ++c)
+    if (std::memcmp(zs, zs + c * Dp, sizeof(T) * D) != 0) return false;
+  return true;
+}
+
+// The first layer's pre-activations at step 0 when all rows share z0:
+//   out[c] = (b + a[c] @ W[D:]) + (z0 @ W[:D]),  z0 @ W[:D] computed once (into x's row 0, after
+// the rows' products have read x) instead of once per row.
+template <typename T>
+inline void first_layer_shared_start(int rows, const Net<T>& net, TileScratch<T>& sc, T* out) {
+  const int D = net.D, K = net.in[0], N = net.out[0], Hp = net.Hp;
+  panel_gemm_range<T>(rows, sc.x, Hp, D, K, K, net.W[0], net.b[0], N, out, Hp, false);
+  T* shared = sc.x;
+  panel_gemm_range<T>(1, sc.zs, net.Dp, 0, D, K, net.W[0], nullptr, N, shared, Hp, false);
+  for (int c = 0; c < rows; ++c)
+    for (int j = 0; j < N; ++j) out[c * Hp + j] += shared[j];
+}
+
 // Rolls the tile through T_ steps: reads sc.zs[0], sc.goal, sc.act [C, T, A]; writes
 // sc.zs[1..T], sc.cost (goal terms + action penalty, accumulated in double) and, when
 // store_deriv, act'(pre) of every hidden layer and step into sc.deriv.
@@ -75,6 +113,7 @@ inline void tile_forward(int rows, const Net<T>& net, const Obj<T>& obj, TileScr
     for (int i = 0; i < T_ * A; ++i) pen += double(a[i]) * double(a[i]);
     sc.cost[c] = double(obj.lam) * pen;
   }
+  const bool shared_start = C > 1 && A > 0 && same_start<T>(C, sc.zs, Dp, D);
   for (int t = 0; t < T_; ++t) {
     const T* z = sc.zs + t * C * Dp;
     T* zn = sc.zs + (t + 1) * C * Dp;
@@ -85,7 +124,10 @@ inline void tile_forward(int rows, const Net<T>& net, const Obj<T>& obj, TileScr
     T* in = sc.x;
     T* out = sc.y;
     for (int l = 0; l < L; ++l) {
-      panel_gemm<T>(C, in, Hp, net.in[l], net.W[l], net.b[l], net.out[l], out, Hp, false);
+      if (l == 0 && t == 0 && shared_start)
+        first_layer_shared_start<T>(C, net, sc, out);
+      else
+        panel_gemm<T>(C, in, Hp, net.in[l], net.W[l], net.b[l], net.out[l], out, Hp, false);
       activate<T>(C, net.act, out, store_deriv ? sc.deriv + (t * L + l) * C * Hp : nullptr, Hp, net.out[l]);
       std::swap(in, out);
     }
@@ -97,14 +139,7 @@ inline void tile_forward(int rows, const Net<T>& net, const Obj<T>& obj, TileScr
         for (int d = 0; d < D; ++d) zn[c * Dp + d] += z[c * Dp + d];
     }
     const double wt = double(obj.w[t]);
-    for (int c = 0; c < C; ++c) {
-      double s = 0;
-      for (int d = 0; d < D; ++d) {
-        const double e = double(zn[c * Dp + d]) - double(sc.goal[c * Dp + d]);
-        s += double(obj.q[d]) * e * e;
-      }
-      sc.cost[c] += wt * s;
-    }
+    for (int c = 0; c < C; ++c) sc.cost[c] += wt * weighted_sq_dist<T>(zn + c * Dp, sc.goal + c * Dp, obj.q, D);
   }
 }
 

@@ -9,12 +9,12 @@
 // K contiguous rows, so the micro-kernel streams it with unit stride (no cache-set conflicts
 // whatever the layer width, and the hardware prefetcher follows it).
 //
-// Blocking: K is cut into blocks of kBlockK rows, so that a panel's block (16 KB) stays in L1
-// while every register tile of the rows reuses it; column panels within a K block; register
-// tiles of at most WMK_TILE rows (balanced sizes) by one panel, whose accumulators stay in
-// registers across the K block. Each K block's products are summed from zero and then added
-// to the output (blocked summation: the rounding error grows with kBlockK + K / kBlockK rather
-// than with K).
+// Blocking: K is cut into balanced blocks of at most kBlockK rows, so that a panel's block
+// stays in L1 (or L2 on small L1s) while every register tile of the rows reuses it; column
+// panels within a K block; register tiles of at most WMK_TILE rows (balanced sizes) by one
+// panel, whose accumulators stay in registers across the K block.
+// Each K block's products are summed from zero and then added to the output (blocked
+// summation: the rounding error grows with kBlockK + K / kBlockK rather than with K).
 namespace {
 
 template <typename T>
@@ -35,8 +35,7 @@ template <typename T>
 constexpr int kVecLen = WMK_VEC_BYTES / static_cast<int>(sizeof(T));
 template <typename T>
 constexpr int kPanel = 2 * kVecLen<T>;  // must equal panel_width<T>() for this instruction set
-template <typename T>
-constexpr int kBlockK = 16384 / (kPanel<T> * static_cast<int>(sizeof(T)));  // a 16 KB panel block
+constexpr int kBlockK = 256;  // a panel block: 16 KB (AVX2), 32 KB (AVX-512), 8 KB (baseline)
 
 // The model must be packed for this instruction set (pack_model and WMK_ISA_CALL agree).
 template <typename T>
@@ -88,24 +87,28 @@ inline void panel_tile_rows(int r, const T* in, int64_t ldin, int k0, int k1, co
 #undef WMK_PANEL_CASE
 }
 
-// out[c, :N] = (out[c, :N] if accumulate, else bias (null: 0)) + in[c, :K] @ M for c < rows.
-// `panels` is M packed by pack_panels; out (and bias) must hold whole panels (padded rows).
+// out[c, :N] = (out[c, :N] if accumulate, else bias (null: 0)) + in[c, kb:ke] @ M[kb:ke] for
+// c < rows: rows [kb, ke) of M [K, N], packed by pack_panels (`in` is indexed by the same k).
+// out (and bias) must hold whole panels (padded rows).
 template <typename T>
-inline void panel_gemm(int rows, const T* __restrict in, int64_t ldin, int K, const T* __restrict panels,
-                       const T* __restrict bias, int N, T* __restrict out, int64_t ldout, bool accumulate) {
-  constexpr int NR = kPanel<T>, VL = kVecLen<T>, KC = kBlockK<T>;
+inline void panel_gemm_range(int rows, const T* __restrict in, int64_t ldin, int kb, int ke, int K,
+                             const T* __restrict panels, const T* __restrict bias, int N, T* __restrict out,
+                             int64_t ldout, bool accumulate) {
+  constexpr int NR = kPanel<T>, VL = kVecLen<T>, KC = kBlockK;
   const int subtiles = (rows + WMK_TILE - 1) / WMK_TILE;
   const int npanels = (N + NR - 1) / NR;
-  for (int k0 = 0; k0 < K; k0 += KC) {
-    const int k1 = std::min(K, k0 + KC);
+  const int kblocks = (ke - kb + KC - 1) / KC;  // balanced: 518 = 259 + 259, not 256 + 256 + 6
+  for (int b = 0; b < kblocks; ++b) {
+    const int k0 = kb + int(int64_t(ke - kb) * b / kblocks), k1 = kb + int(int64_t(ke - kb) * (b + 1) / kblocks);
     for (int p = 0; p < npanels; ++p) {
       const T* panel = panels + int64_t(p) * K * NR;
       const bool two = N - p * NR > VL;
       for (int s = 0; s < subtiles; ++s) {
         const int r0 = rows * s / subtiles, r1 = rows * (s + 1) / subtiles;
         T* o = out + r0 * ldout + p * NR;
-        const T* add = (k0 > 0 || accumulate) ? o : (bias != nullptr ? bias + p * NR : nullptr);
-        const int64_t add_ld = (k0 > 0 || accumulate) ? ldout : 0;
+        const bool onto_out = b > 0 || accumulate;
+        const T* add = onto_out ? o : (bias != nullptr ? bias + p * NR : nullptr);
+        const int64_t add_ld = onto_out ? ldout : 0;
         if (two)
           panel_tile_rows<T, 2>(r1 - r0, in + r0 * ldin, ldin, k0, k1, panel, add, add_ld, o, ldout);
         else
@@ -113,6 +116,13 @@ inline void panel_gemm(int rows, const T* __restrict in, int64_t ldin, int K, co
       }
     }
   }
+}
+
+// panel_gemm_range over all K rows of M.
+template <typename T>
+inline void panel_gemm(int rows, const T* in, int64_t ldin, int K, const T* panels, const T* bias, int N, T* out,
+                       int64_t ldout, bool accumulate) {
+  panel_gemm_range<T>(rows, in, ldin, 0, K, K, panels, bias, N, out, ldout, accumulate);
 }
 
 }  // namespace
