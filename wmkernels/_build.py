@@ -62,8 +62,11 @@ DEFAULT_ARCHS = _archs.DEFAULT_ARCHS
 TORCH_REQUIREMENT = "torch>=2.4"
 
 # Portable flags only: no -march. The CPU kernels carry AVX-512, AVX2 and baseline code paths
-# (csrc/cpu/foreach_isa.h) and choose one at run time.
-CXX_FLAGS = ["-O3", "-g0", "-fno-math-errno", "-fno-trapping-math", "-Wno-unknown-pragmas"]
+# (csrc/cpu/foreach_isa.h) and choose one at run time. -fopenmp: at::parallel_for is inline
+# OpenMP in torch's headers and runs on one thread when the extension is compiled without it;
+# the OpenMP runtime at run time is the libgomp.so.1 that torch has already loaded.
+CXX_FLAGS = ["-O3", "-g0", "-fno-math-errno", "-fno-trapping-math", "-Wno-unknown-pragmas", "-fopenmp"]
+LINK_FLAGS = ["-fopenmp"]
 NVCC_FLAGS = ["-O3", "-lineinfo", "--expt-relaxed-constexpr", "-Xfatbin=-compress-all"]
 
 
@@ -269,7 +272,7 @@ def setup_config(base_version: str) -> dict:
               "cmdclass": {"build_ext": BuildExtension.with_options(no_python_abi_suffix=False)}}
     if not with_cuda:
         config["ext_modules"] = [CppExtension(EXTENSION, rel, include_dirs=include_dirs(generated), depends=depends,
-                                              extra_compile_args={"cxx": cxx})]
+                                              extra_compile_args={"cxx": cxx}, extra_link_args=LINK_FLAGS)]
         return config
     cpu_cxx = [f for f in cxx if f != "-DWMK_WITH_CUDA"]
     cpu_generated = write_build_info(ROOT / "build" / "wmk_generated" / "cpu_only", "setup.py (CPU-only copy)",
@@ -277,9 +280,9 @@ def setup_config(base_version: str) -> dict:
     cpu_rel = [os.path.relpath(s, ROOT) for s in sources(False)]
     shared = [s for s in cpu_rel if not s.endswith("bindings.cpp")]
     cpu_only = CppExtension(CPU_ONLY_EXTENSION, cpu_rel, include_dirs=include_dirs(cpu_generated), depends=depends,
-                            extra_compile_args={"cxx": cpu_cxx})
+                            extra_compile_args={"cxx": cpu_cxx}, extra_link_args=LINK_FLAGS)
     full = CUDAExtension(EXTENSION, [s for s in rel if s not in shared], include_dirs=include_dirs(generated, True),
-                         depends=depends, extra_compile_args={"cxx": cxx, "nvcc": nvcc})
+                         depends=depends, extra_compile_args={"cxx": cxx, "nvcc": nvcc}, extra_link_args=LINK_FLAGS)
     config["ext_modules"] = [cpu_only, full]  # built in this order
     config["cmdclass"]["build_ext"] = _sharing_build_ext(BuildExtension, full.name, shared)
     return config
@@ -342,6 +345,6 @@ def jit_load(verbose: bool = False):
     build_dir = cache_dir(with_cuda)
     generated = write_build_info(build_dir / "generated", "jit", with_cuda, cxx, nvcc, archs)
     (build_dir / "build").mkdir(parents=True, exist_ok=True)
-    return load(name=JIT_NAME, sources=sources(with_cuda), extra_cflags=cxx,
+    return load(name=JIT_NAME, sources=sources(with_cuda), extra_cflags=cxx, extra_ldflags=LINK_FLAGS,
                 extra_cuda_cflags=nvcc if with_cuda else None, extra_include_paths=include_dirs(generated, with_cuda),
                 build_directory=str(build_dir / "build"), with_cuda=with_cuda, verbose=verbose)
