@@ -5,8 +5,8 @@
 
 Before timing, every provider runs once with the shared random draws and must return the same
 plan as the reference provider (`torch`, wmkernels' plain ops) up to float32 rounding; then
-each is timed (GPU: triton.testing.do_bench median; CPU: median of --repeats wall times) with
-its own random numbers. After each workload, its rows append to <out>/results.csv and
+each is timed with its own random numbers (GPU: triton.testing.do_bench median; CPU: median of
+--repeats rounds that time every provider in turn). After each workload, its rows append to <out>/results.csv and
 <out>/<device>.md is rewritten with the table so far (ratios against eager torch and
 torch.compile, distance from the floors), so a run cut short keeps what it measured; a plot
 goes to <out>/<device>.png at the end where matplotlib is installed.
@@ -38,18 +38,25 @@ def provider_reason(provider: str, device: torch.device, compile_on_cpu: bool):
     return None
 
 
-def time_ms(fn, device: torch.device, repeats: int) -> float:
-    """Median wall time of fn() in milliseconds, after one warm-up call."""
+def time_ms(runners: dict, device: torch.device, repeats: int) -> dict:
+    """{provider: median wall time of its runner in milliseconds}.
+
+    GPU: triton.testing.do_bench's median per provider. CPU: one warm-up call each, then
+    `repeats` rounds that call every provider once in turn, so that a slow spell of a shared
+    machine lands on all providers alike instead of on whichever was being timed."""
     if device.type == "cuda":
         import triton.testing
-        return float(triton.testing.do_bench(fn, warmup=50, rep=max(200, 50 * repeats), return_mode="median"))
-    fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+        return {p: float(triton.testing.do_bench(fn, warmup=50, rep=max(200, 50 * repeats), return_mode="median"))
+                for p, fn in runners.items()}
+    samples = {p: [] for p in runners}
+    for fn in runners.values():
         fn()
-        samples.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(samples)
+    for _ in range(repeats):
+        for p, fn in runners.items():
+            start = time.perf_counter()
+            fn()
+            samples[p].append(1e3 * (time.perf_counter() - start))
+    return {p: statistics.median(v) for p, v in samples.items()}
 
 
 def plan_cost(w, model, z0, goal, objective, actions) -> torch.Tensor:
@@ -110,9 +117,8 @@ def main(argv=None):
             else:
                 print(f"  {name}: skipping {p}: {reason}", flush=True)
         diffs = check(w, runnable, model, z0, goal, objective, args.tolerance)
-        for p in runnable:
-            runner = make_runner(p, w, model, z0, goal, objective, shared_draws=False)
-            ms = time_ms(runner, device, args.repeats)
+        runners = {p: make_runner(p, w, model, z0, goal, objective, shared_draws=False) for p in runnable}
+        for p, ms in time_ms(runners, device, args.repeats).items():
             print(f"  {name:>11} {p:>8}: {ms:10.2f} ms  (plan difference to torch {diffs[p]:.1e})", flush=True)
             rows.append(report.row(env, w, p, ms, peak, diffs[p]))
         report.append_csv(rows[-len(runnable):], out / "results.csv")
