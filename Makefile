@@ -64,7 +64,7 @@ wheel:
 MODULES ?=
 
 mutate: setup
-	$(BIN)/pip install --quiet $$($(BIN)/python -c 'import shlex, tomllib; print(shlex.join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["mutate"]))')
+	$(BIN)/python -c 'import subprocess, sys, tomllib; extra = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["mutate"]; subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", *extra])'
 	$(BIN)/python tests/mutation/mutate.py --python $(abspath $(BIN))/python $(MODULES)
 
 clean:
