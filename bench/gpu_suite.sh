@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check, in one device call (durations: bench/results/history.md): build the extension against
 # the torch installed there, run every kernel test on the GPU, run the benchmark suite.
-# Everything lands in $OUT (8 files at most):
-#   env.txt build.log tests.txt tests_cuda.txt bench.log results.csv <device>.md <device>.png
+# Everything lands in $OUT:
+#   env.txt build.log tests.txt tests_cuda.txt floors.md bench.log results.csv <device>.md <device>.png
+# floors.md: the latency floors of bench/floors.cu (cluster barrier + DSM write, grid barrier, a
+# shared-memory-bound 128x256 product), built there with nvcc for the card.
 # Usage on the device machine, from the repository root:  bash bench/gpu_suite.sh
 # SANITIZE=1 bash bench/gpu_suite.sh runs compute-sanitizer (memcheck, racecheck, synccheck) over
 # every CUDA and Triton kernel (bench/sanitize_kernels.py) in place of the benchmark, so the call
@@ -56,6 +58,12 @@ if [ "${SANITIZE:-0}" = 1 ]; then
   grep -h -E "^(FAILED|ERROR)" "$OUT/tests.txt" "$OUT/tests_cuda.txt" | head -20
   exit 0
 fi
+
+stamp "latency floors (bench/floors.cu)"
+FLOORS_BIN=$(mktemp -d)/floors
+nvcc -O3 -arch=sm_${ARCH/./} -o "$FLOORS_BIN" bench/floors.cu > "$OUT/floors.md" 2>&1 && timeout 60 "$FLOORS_BIN" > "$OUT/floors.md" 2>&1
+stamp "floors exit code $?"
+cat "$OUT/floors.md"
 
 stamp "benchmark suite"
 timeout ${BENCH_TIMEOUT:-240} $PY -m bench.suite --device cuda --out "$OUT" > "$OUT/bench.log" 2>&1
