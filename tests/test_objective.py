@@ -30,7 +30,7 @@ def test_bounds_broadcast_and_vector():
     (dict(lo=[0.0, float("inf")], hi=float("inf")), r"lo must not be \+inf"),
     (dict(lo=float("-inf"), hi=float("-inf")), "hi must not be -inf"),
     (dict(hi=[float("-inf"), 1.0]), "hi must not be -inf"),
-    (dict(hi=[0.0, float("nan")]), "hi contains NaN"),
+    (dict(hi=[0.0, float("nan")]), "hi contains NaN$"),
     (dict(weights=[1.0, float("nan")]), "weights contains NaN"),
     (dict(weights=[1.0, -1.0]), "weights must be non-negative$"),
     (dict(q=[1.0, float("inf")]), "q contains NaN or Inf"),
@@ -52,6 +52,8 @@ def test_resolve_checks_sizes():
         wmk.Objective(q=[1.0, 1.0]).resolve(3, 3, 2)
     with pytest.raises(ValueError, match="^lo has 3 entries but actions have 2 dimensions$"):
         wmk.Objective(lo=[-1.0] * 3, hi=1.0).resolve(3, 3, 2)
+    with pytest.raises(ValueError, match="^hi has 1 entries but actions have 2 dimensions$"):
+        wmk.Objective(lo=-1.0, hi=[1.0]).resolve(3, 3, 2)
 
 
 def test_defaults_are_the_documented_ones():
@@ -82,3 +84,28 @@ def test_repr_says_what_was_given():
         "Objective(mode='all', base=0.5, q=ones, action_penalty=0.0, lo=-1.0, hi=1.0)"
     assert repr(wmk.Objective(q=[1.0], action_penalty=0.1, lo=-2.0, hi=float("inf"))) == \
         "Objective(mode='last', base=1.0, q=given, action_penalty=0.1, lo=-2.0, hi=inf)"
+
+
+@pytest.mark.parametrize("penalty", [0.0, 0.3])
+def test_cost_is_the_documented_sum_term_by_term(penalty):
+    """C = sum_{t=1..T} w_t sum_d q_d (z_{t,d} - g_d)^2 + lam sum_t ||a_t||^2, over batch axes
+    [2, 3], written out as loops over plain Python floats."""
+    from wmkernels.objective import cost
+    gen = torch.Generator().manual_seed(5)
+    T, D_, A_ = 4, 3, 2
+    states = torch.randn(2, 3, T + 1, D_, generator=gen, dtype=torch.float64)
+    actions = torch.randn(2, 3, T, A_, generator=gen, dtype=torch.float64)
+    goal = torch.randn(2, 3, D_, generator=gen, dtype=torch.float64)
+    obj = wmk.Objective(weights=[0.5, 0.0, 1.5, 2.0], q=[1.0, 0.25, 3.0], action_penalty=penalty).resolve(
+        T, D_, A_, torch.float64)
+    got = cost(states, actions, goal, obj)
+    assert got.shape == (2, 3)
+    w, q = obj.step_weights.tolist(), obj.state_weights.tolist()
+    for i in range(2):
+        for j in range(3):
+            want = 0.0
+            for t in range(1, T + 1):
+                for d in range(D_):
+                    want += w[t - 1] * q[d] * (float(states[i, j, t, d]) - float(goal[i, j, d])) ** 2
+            want += penalty * sum(float(a) ** 2 for a in actions[i, j].flatten())
+            assert float(got[i, j]) == pytest.approx(want, rel=1e-12)
