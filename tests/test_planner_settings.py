@@ -98,6 +98,7 @@ def test_sampling_planner_defaults_and_call(planner, model, problem, monkeypatch
         assert args[6:] == (300, 10, 1.0, 0.0, 0)                    # samples, iters, temperature, momentum, seed
         assert res.info["temperature"] == 1.0 and res.info["iters"] == 10
     assert res.info["samples"] == 300
+    assert res.info["time"] > 0                                      # timed by default
 
 
 @pytest.mark.parametrize("planner", ["cem", "mppi"])
@@ -213,3 +214,38 @@ def test_mpc_seeds_count_calls_since_reset_and_warm_start_shifts(model, problem,
     cold.act(z0, goal)
     assert seen[1][1] is None
     assert cold.act(z0[0], goal[0]).shape == (1, A)
+
+
+SAMPLING_PLANNERS = {"cem": lambda m, **kw: wmk.CEMPlanner(m, **kw), "mppi": lambda m, **kw: wmk.MPPIPlanner(m, **kw)}
+
+
+@pytest.mark.parametrize("planner", list(SAMPLING_PLANNERS))
+@pytest.mark.parametrize("setting,value,error,message", [
+    ("samples", 0, ValueError, "samples must be >= 1, got 0"),
+    ("iters", 0, ValueError, "iters must be >= 1, got 0"),
+    ("init_std", -0.5, ValueError, "init_std must be >= 0.0, got -0.5"),
+    ("momentum", float("nan"), ValueError, "momentum must be finite, got nan"),
+    ("samples", 2.0, TypeError, "samples must be an int, got float"),
+])
+def test_each_sampling_setting_is_named_in_its_error(planner, setting, value, error, message, model):
+    with pytest.raises(error, match="^" + message + "$"):
+        SAMPLING_PLANNERS[planner](model, **{setting: value})
+
+
+def test_cem_elites_are_named_in_their_error(model):
+    with pytest.raises(ValueError, match="^elites must be >= 1, got 0$"):
+        wmk.CEMPlanner(model, elites=0)
+
+
+@pytest.mark.parametrize("planner", ["gbp", "cem", "mppi"])
+@pytest.mark.parametrize("init,message", [
+    (torch.zeros(4, 5, A, dtype=torch.float32), r"^init has dtype torch.float32, expected torch.float64 \(the model's dtype\)$"),
+    (torch.zeros(4, 4, A, dtype=torch.float64), r"^init must have shape \[4, 5, 2\], got \[4, 4, 2\]$"),
+])
+def test_a_bad_init_is_named_in_its_error(planner, init, message, model, problem):
+    z0, goal = problem
+    make = {"gbp": lambda: wmk.GradientPlanner(model, iters=2),
+            "cem": lambda: wmk.CEMPlanner(model, samples=4, elites=2, iters=2),
+            "mppi": lambda: wmk.MPPIPlanner(model, samples=4, iters=2)}[planner]
+    with pytest.raises((ValueError, TypeError), match=message):
+        make().plan(z0, goal, init=init)

@@ -100,3 +100,16 @@ def test_adam_step_keeps_float64_actions_inside_the_bounds(backend, device):
     wmk.ops.adam_step(x, g, mm, vv, 2, 0.05, lo=lo, hi=hi, noise=noise, backend=backend)
     assert bool(((x >= lo) & (x <= hi)).all())
     assert bool((((x - lo).abs() < 1e-6) | ((x - hi).abs() < 1e-6)).any())   # the bounds bind
+
+
+def test_naive_sgd_step_matches_the_closed_form():
+    """The torch backend's SGD step (used by its GBP plan): a <- clamp(a - lr g + noise, lo, hi)."""
+    from wmkernels.ops.adam.naive import sgd_step
+    a, g, _, _, noise, lo, hi = _inputs(F64, "cpu", shape=(2, 3, 5))
+    want = torch.maximum(torch.minimum(a - 0.3 * g + noise, hi), lo)
+    x = a.clone()
+    assert sgd_step(x, g, 0.3, lo, hi, noise) is x
+    assert torch.equal(x, want)
+    x = a.clone()
+    sgd_step(x, g, 0.3, lo, hi)
+    assert torch.equal(x, torch.maximum(torch.minimum(a - 0.3 * g, hi), lo))
