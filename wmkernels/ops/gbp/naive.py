@@ -12,8 +12,7 @@ from ..adam.naive import adam_step, sgd_step
 from ..rollouts.naive import rollout, rollout_grad
 
 
-def gbp_plan(model, z0, goal, obj, init, iters, lr, optimizer="adam", beta1=0.9, beta2=0.999,
-             eps=1e-8, noise=0.0, seed=0):
+def gbp_plan(model, z0, goal, obj, init, iters, lr, optimizer, beta1, beta2, eps, noise, seed):
     actions = init.clone()
     P, N, T, A = actions.shape
     m = torch.zeros_like(actions)

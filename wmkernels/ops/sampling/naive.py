@@ -31,7 +31,7 @@ def _final(model, z0, goal, obj, mean):
     return rollout(model, z0, mean[:, None], goal, obj)[:, 0]
 
 
-def cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, momentum=0.0, seed=0):
+def cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, momentum, seed):
     mean, std = mean.clone(), std.clone()
     P, T, A = mean.shape
     history = torch.empty(P, iters, dtype=mean.dtype, device=mean.device)
@@ -47,7 +47,7 @@ def cem_plan(model, z0, goal, obj, mean, std, samples, elites, iters, momentum=0
     return mean, _final(model, z0, goal, obj, mean), history
 
 
-def mppi_plan(model, z0, goal, obj, mean, std, samples, iters, temperature=1.0, momentum=0.0, seed=0):
+def mppi_plan(model, z0, goal, obj, mean, std, samples, iters, temperature, momentum, seed):
     mean = mean.clone()
     P, T, A = mean.shape
     history = torch.empty(P, iters, dtype=mean.dtype, device=mean.device)
