@@ -249,3 +249,16 @@ def test_a_bad_init_is_named_in_its_error(planner, init, message, model, problem
             "mppi": lambda: wmk.MPPIPlanner(model, samples=4, iters=2)}[planner]
     with pytest.raises((ValueError, TypeError), match=message):
         make().plan(z0, goal, init=init)
+
+
+@pytest.mark.parametrize("setting,value,error,message", [
+    ("iters", 0, ValueError, "iters must be >= 1, got 0"),
+    ("lr", 0.0, ValueError, r"lr must be > 0.0, got 0.0"),
+    ("samples", 0, ValueError, "samples must be >= 1, got 0"),
+    ("noise", -0.1, ValueError, "noise must be >= 0.0, got -0.1"),
+    ("init_std", -1.0, ValueError, "init_std must be >= 0.0, got -1.0"),
+    ("iters", 1.5, TypeError, "iters must be an int, got float"),
+])
+def test_each_gradient_setting_is_named_in_its_error(setting, value, error, message, model):
+    with pytest.raises(error, match="^" + message + "$"):
+        wmk.GradientPlanner(model, **{setting: value})
