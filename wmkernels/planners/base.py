@@ -30,7 +30,7 @@ class Planner:
     end (one host synchronisation per plan on a GPU). False, or under torch.compile or CUDA-graph
     capture: info["time"] is None and plan() waits for nothing."""
 
-    def __init__(self, model, horizon, objective, seed, backend, action_dim=None, timed=True):
+    def __init__(self, model, horizon, objective, seed, backend, action_dim, timed):
         if isinstance(model, MLPWorldModel):
             if action_dim is not None and action_dim != model.action_dim:
                 raise ValueError(f"action_dim={action_dim} disagrees with the model's {model.action_dim}")
