@@ -2,6 +2,7 @@
 through unchanged, the starting candidates or distribution, the info it returns, and the exact
 errors for bad settings. The op is replaced by a recorder, so these tests see the call itself."""
 import dataclasses
+import time
 
 import pytest
 import torch
@@ -47,7 +48,9 @@ def test_gradient_planner_defaults_and_call(model, problem, monkeypatch):
     rec = Recorder(monkeypatch, "gbp_plan", 5)
     z0, goal = problem
     planner = wmk.GradientPlanner(model, backend="torch")
+    before = time.perf_counter()
     res = planner.plan(z0, goal)
+    wall = time.perf_counter() - before
     (m, z, g, obj, start, iters, lr, opt, b1, b2, eps, noise, seed), kwargs = rec.calls[0]
     assert m is model and z is z0 and g is goal and kwargs == {"backend": "torch"}
     assert (iters, lr, opt, b1, b2, eps, noise, seed) == (100, 0.2, "adam", 0.9, 0.999, 1e-8, 0.003, 0)
@@ -56,7 +59,7 @@ def test_gradient_planner_defaults_and_call(model, problem, monkeypatch):
     assert torch.equal(start, draws.clamp(-1.0, 1.0))               # init_std 1, default bounds
     assert obj.step_weights.tolist() == [0, 0, 0, 0, 1]             # Objective() by default
     assert res.info["iters"] == 100 and res.info["samples"] == 1 and res.info["backend"] == "torch"
-    assert res.info["time"] > 0 and res.info["history"].shape == (4, 100)
+    assert 0 < res.info["time"] <= wall and res.info["history"].shape == (4, 100)
 
 
 def test_gradient_planner_passes_every_setting(model, problem, monkeypatch):
@@ -262,3 +265,38 @@ def test_a_bad_init_is_named_in_its_error(planner, init, message, model, problem
 def test_each_gradient_setting_is_named_in_its_error(setting, value, error, message, model):
     with pytest.raises(error, match="^" + message + "$"):
         wmk.GradientPlanner(model, **{setting: value})
+
+
+def test_horizon_and_action_dim_are_named_in_their_errors(model):
+    with pytest.raises(ValueError, match="^horizon must be >= 1, got 0$"):
+        wmk.CEMPlanner(model, horizon=0)
+    with pytest.raises(ValueError, match="^action_dim must be >= 1, got 0$"):
+        wmk.GradientPlanner(torch.nn.Linear(2, 2), action_dim=0)
+
+
+def test_a_plan_result_starts_with_an_empty_info():
+    res = wmk.PlanResult(torch.zeros(2, 3, 1), torch.zeros(2))
+    assert res.info == {} and res.info is not wmk.PlanResult(torch.zeros(1), torch.zeros(1)).info
+
+
+def test_under_compile_the_objective_is_resolved_afresh(model, problem, monkeypatch):
+    """While torch.compile traces, resolved_objective resolves again (nothing kept between traces)."""
+    z0, _ = problem
+    p = wmk.GradientPlanner(model, horizon=3, objective=wmk.Objective("all", base=0.5, lo=-0.2, hi=0.3))
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    first, second = p.resolved_objective(z0), p.resolved_objective(z0)
+    assert first is not second and p._resolved == (None, None)
+    assert first.step_weights.tolist() == [1, 0.5, 0.25] and first.state_weights.shape == (D,)
+    assert first.lo.tolist() == [-0.2] * A and first.lo.dtype == torch.float64
+
+
+def test_a_single_problem_takes_a_batched_goal_and_its_own_init(model, problem, monkeypatch):
+    """z0 [D] with goal [1, D] plans one problem; init [T, A] becomes that problem's init."""
+    rec = Recorder(monkeypatch, "cem_plan", 8)
+    z0, goal = problem
+    init = torch.full((5, A), 0.125, dtype=torch.float64)
+    res = wmk.CEMPlanner(model, backend="torch").plan(z0[0], goal[:1], init=init)
+    args, _ = rec.calls[0]
+    assert args[1].shape == (1, D) and args[2].shape == (1, D)
+    assert torch.equal(args[4], init[None])
+    assert res.actions.shape == (5, A) and res.cost.shape == ()
