@@ -300,3 +300,26 @@ def test_a_single_problem_takes_a_batched_goal_and_its_own_init(model, problem, 
     assert args[1].shape == (1, D) and args[2].shape == (1, D)
     assert torch.equal(args[4], init[None])
     assert res.actions.shape == (5, A) and res.cost.shape == ()
+
+
+def test_mpc_defaults_limits_and_errors(model, problem):
+    """execute = 1 by default (replan after every action), execute = horizon allowed, execute named
+    in its error, a goal [1, D] for a single state, the warm-start size message, and a seed per call."""
+    z0, goal = problem
+    planner = wmk.GradientPlanner(model, horizon=3, iters=2, seed=40, backend="torch")
+    mpc = wmk.MPC(planner)
+    assert mpc.execute == 1 and mpc.warm_start is True and mpc.act(z0, goal).shape == (4, 1, A)
+    assert wmk.MPC(planner, execute=3).act(z0, goal).shape == (4, 3, A)
+    with pytest.raises(ValueError, match="^execute must be >= 1, got 0$"):
+        wmk.MPC(planner, execute=0)
+    assert wmk.MPC(planner).act(z0[0], goal[:1]).shape == (1, A)
+    with pytest.raises(ValueError, match=r"^z holds 2 problems but the warm start holds 4; call reset\(\) between "
+                                         r"episodes$"):
+        mpc.act(z0[:2], goal[:2])
+    seeds = []
+    spy = wmk.MPC(planner)
+    original = planner.plan
+    planner.plan = lambda *args, seed=None, **kwargs: seeds.append(seed) or original(*args, seed=seed, **kwargs)
+    for _ in range(3):
+        spy.act(z0, goal)
+    assert seeds == [40, 41, 42]
