@@ -86,26 +86,26 @@ def test_repr_says_what_was_given():
         "Objective(mode='last', base=1.0, q=given, action_penalty=0.1, lo=-2.0, hi=inf)"
 
 
+@pytest.mark.parametrize("batch", [(2, 3), (6,)], ids=["batch2x3", "batch6"])
 @pytest.mark.parametrize("penalty", [0.0, 0.3])
-def test_cost_is_the_documented_sum_term_by_term(penalty):
-    """C = sum_{t=1..T} w_t sum_d q_d (z_{t,d} - g_d)^2 + lam sum_t ||a_t||^2, over batch axes
-    [2, 3], written out as loops over plain Python floats."""
+def test_cost_is_the_documented_sum_term_by_term(penalty, batch):
+    """C = sum_{t=1..T} w_t sum_d q_d (z_{t,d} - g_d)^2 + lam sum_t ||a_t||^2, over one or two
+    batch axes, written out as loops over plain Python floats."""
     from wmkernels.objective import cost
     gen = torch.Generator().manual_seed(5)
     T, D_, A_ = 4, 3, 2
-    states = torch.randn(2, 3, T + 1, D_, generator=gen, dtype=torch.float64)
-    actions = torch.randn(2, 3, T, A_, generator=gen, dtype=torch.float64)
-    goal = torch.randn(2, 3, D_, generator=gen, dtype=torch.float64)
+    states = torch.randn(*batch, T + 1, D_, generator=gen, dtype=torch.float64).reshape(-1, T + 1, D_)
+    actions = torch.randn(*batch, T, A_, generator=gen, dtype=torch.float64).reshape(-1, T, A_)
+    goal = torch.randn(*batch, D_, generator=gen, dtype=torch.float64).reshape(-1, D_)
     obj = wmk.Objective(weights=[0.5, 0.0, 1.5, 2.0], q=[1.0, 0.25, 3.0], action_penalty=penalty).resolve(
         T, D_, A_, torch.float64)
-    got = cost(states, actions, goal, obj)
-    assert got.shape == (2, 3)
+    got = cost(states.reshape(*batch, T + 1, D_), actions.reshape(*batch, T, A_), goal.reshape(*batch, D_), obj)
+    assert got.shape == batch
     w, q = obj.step_weights.tolist(), obj.state_weights.tolist()
-    for i in range(2):
-        for j in range(3):
-            want = 0.0
-            for t in range(1, T + 1):
-                for d in range(D_):
-                    want += w[t - 1] * q[d] * (float(states[i, j, t, d]) - float(goal[i, j, d])) ** 2
-            want += penalty * sum(float(a) ** 2 for a in actions[i, j].flatten())
-            assert float(got[i, j]) == pytest.approx(want, rel=1e-12)
+    for i, value in enumerate(got.flatten().tolist()):
+        want = 0.0
+        for t in range(1, T + 1):
+            for d in range(D_):
+                want += w[t - 1] * q[d] * (float(states[i, t, d]) - float(goal[i, d])) ** 2
+        want += penalty * sum(float(a) ** 2 for a in actions[i].flatten())
+        assert value == pytest.approx(want, rel=1e-12)
