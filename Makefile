@@ -47,7 +47,7 @@ WHEEL_TORCH ?= torch==2.14.1
 WHEEL_VENV ?= build/wheel-venv
 WHEEL_DIR ?= dist
 WHEEL_BUILD ?= build/wheel-raw
-WHEEL_EXCLUDE := libtorch*.so libc10*.so libcudart.so.* libcuda.so.*
+WHEEL_EXCLUDE := libtorch*.so libc10*.so libcudart.so.* libcuda.so.* libgomp.so.*
 WBIN := $(WHEEL_VENV)/bin
 
 wheel:

@@ -23,6 +23,8 @@ def tiny_plan():
     res = planner.plan(torch.randn(P, D), torch.randn(P, D))
     assert res.info["backend"] == "cpp", res.info
     assert res.actions.shape == (P, 4, A) and torch.isfinite(res.cost).all(), res
+    runtimes = {line.split()[-1] for line in open("/proc/self/maps") if "libgomp" in line.split()[-1]}
+    assert len(runtimes) == 1, f"more than one OpenMP runtime in the process: {runtimes}"
     return res
 
 

@@ -2,6 +2,8 @@
 thread otherwise), and the same results on 1, 2 and 3 threads for every fused op, with uneven
 splits (rows, problems and samples not divisible by the thread count) and NaN-poisoned outputs
 and scratch, so a row that no thread computes, or two threads sharing scratch, fails."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -56,3 +58,16 @@ def test_every_thread_count_gives_the_one_thread_result(op, shape, threads):
         for g, w in zip(got, want):
             assert bool(torch.isfinite(g).all()), (op, n)
             assert rel_err(g, w) < SPLIT_TOL, (op, n, rel_err(g, w))
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/self/maps (Linux)")
+def test_one_openmp_runtime_in_the_process():
+    """The extension's OpenMP loops run on the runtime torch loaded, so torch.set_num_threads
+    governs them and at::get_num_threads() sizes their scratch: a second libgomp would do neither."""
+    model = random_model(3, 2, (4,), "relu", seed=1)
+    z0, actions, goal = random_problem(1, 1, 1, 3, 2, torch.float64, "cpu", seed=2)
+    wmk.ops.rollout(model, z0, actions, goal, wmk.Objective(), backend="cpp")   # loads the extension
+    runtimes = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+                if "libgomp" in line.split()[-1]}
+    assert len(runtimes) == 1, runtimes
+
