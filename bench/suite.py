@@ -6,10 +6,10 @@
 Before timing, every provider runs once with the shared random draws and must return the same
 plan as the reference provider (`torch`, wmkernels' plain ops) up to float32 rounding; then
 each is timed with its own random numbers (GPU: triton.testing.do_bench median; CPU: median of
---repeats rounds that time every provider in turn). After each workload, its rows append to <out>/results.csv and
-<out>/<device>.md is rewritten with the table so far (ratios against eager torch and
-torch.compile, distance from the floors), so a run cut short keeps what it measured; a plot
-goes to <out>/<device>.png at the end where matplotlib is installed.
+--repeats rounds that time every provider in turn). After each workload, its rows append to
+<out>/results.csv and <out>/<device>.md is rewritten with the table so far (ratios against
+eager torch and torch.compile, distance from the floors), so a run cut short keeps what it
+measured; a plot goes to <out>/<device>.png at the end where matplotlib is installed.
 """
 import argparse
 import statistics

@@ -158,15 +158,6 @@ def test_wrong_types_raise_type_errors_naming_them(make, message, model):
         make(model)
 
 
-@pytest.mark.parametrize("planner", ["gbp", "cem"])
-def test_init_of_the_wrong_shape_is_refused_by_name(planner, model, problem):
-    z0, goal = problem
-    p = wmk.GradientPlanner(model, iters=2) if planner == "gbp" else wmk.CEMPlanner(model, samples=4, elites=2,
-                                                                                   iters=2)
-    with pytest.raises(ValueError, match="init"):
-        p.plan(z0, goal, init=torch.zeros(4, 4, A, dtype=torch.float64))
-
-
 def test_single_problem_plans_drop_the_problem_axis_everywhere(model, problem):
     z0, goal = problem
     res = wmk.GradientPlanner(model, horizon=2, iters=3, backend="torch").plan(z0[0], goal[0])
