@@ -82,7 +82,7 @@ class TrainConfig:
     awm_alpha: float | None = None     # step size / eps (default 1.25 for FGSM, 2.5 / k for PGD)
     # OWM
     owm_every: int = 10
-    owm_windows: int | None = 32       # windows corrected per OWM step and rank (None: all)
+    owm_windows: int | None = None     # windows corrected per OWM step and rank (None: the whole batch)
     owm_iters: int = 100
     owm_lr: float = 0.3
     owm_noise: float = 0.003
@@ -90,6 +90,7 @@ class TrainConfig:
     owm_backend: str = "auto"
     owm_capacity: int | None = None    # max entries per replay bucket (None: unbounded)
     # run
+    init: str | None = None            # a model.pt to start from (fine-tuning): its weights and normalisation
     resume: bool = False               # continue the run in <out> from its checkpoint
     overwrite: bool = False            # replace the run in <out> (without it, an existing run is refused)
     save_every: int = 1
@@ -103,7 +104,7 @@ class TrainConfig:
                               ("awm_std", ("first", "batch")), ("device", DEVICES), ("owm_backend", OWM_BACKENDS)):
             if getattr(self, name) not in options:
                 self._fail(name, f"must be one of {list(options)}")
-        for name in ("out", "data", "policy"):
+        for name in ("out", "data", "policy", "init"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 self._fail(name, "must be a string or null")
         if (not isinstance(self.widths, (list, tuple)) or not 1 <= len(self.widths) <= 4

@@ -3,8 +3,9 @@ Modeling (OWM). Both work on any torch world model ``forward(z, a) -> z_next``.
 
 AWM (``AdversarialPerturbation``)
     For a batch of model inputs (z, a) in the units the model sees, and the clean target:
-    eps = factor * per-dimension std of that part of the input (state: ``state_factor``,
-    action: ``action_factor``), the std taken from the first minibatch (``std="first"``,
+    one radius per input part, eps = factor * r (state: ``state_factor``, action:
+    ``action_factor``), where the trainer takes r = mean over the batch's rows of each row's
+    std over that part's dims (``row_spread``), from the first minibatch (``std="first"``,
     then fixed) or from every batch (``std="batch"``). FGSM with a random start:
     d ~ U[-eps, eps], one ascent step d += alpha sign(grad_d loss) with alpha = 1.25 eps,
     then d is clipped back to [-eps, eps]. ``steps`` > 1 gives PGD-k: k such steps of size
@@ -22,10 +23,11 @@ OWM (``OnlineWorldModeling``)
     planned actions and the states the simulator reached. Planners never read the env's
     success signal.
 
-``ReplayCache`` holds corrected windows in buckets: an entry made at batch i of an epoch
-goes to bucket i; batch i of every later epoch does one extra update per entry in bucket i
-(so the share of corrected data grows over epochs). ``capacity`` bounds a bucket (oldest
-entries go first).
+``ReplayCache`` holds corrected windows in buckets. The trainer corrects a whole batch every N
+batches (``owm_every``) and files it in bucket i // N; batch i of this and every later epoch
+does one extra update per entry in bucket i // N, so an entry serves the N batches after it
+and their counterparts in every later epoch (the share of corrected data grows over epochs).
+``capacity`` bounds a bucket (oldest entries go first).
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ import wmkernels
 
 
 # ----------------------------------------------------------------------------- AWM
+def row_spread(x: torch.Tensor) -> torch.Tensor:
+    """Each row's spread [rows] of x [rows, dims]: its (unbiased) std over the dims; with one dim,
+    |x| (x is in normalised units, so that is the distance from the data's mean)."""
+    if x.shape[-1] == 1:
+        return x[..., 0].abs()
+    return x.std(dim=-1)
+
+
 class AdversarialPerturbation:
     """FGSM with a random start (or PGD-k) on (state, action) inputs; see the module docstring."""
 
@@ -55,8 +65,8 @@ class AdversarialPerturbation:
         self.z_std = self.a_std = None
 
     def epsilons(self, z_std: torch.Tensor, a_std: torch.Tensor):
-        """(eps_z [D], eps_a [A]) for the per-dimension stds of this batch (fixed after the
-        first with std='first')."""
+        """(eps_z, eps_a): factor x the radii of this batch's state and action parts (scalars, or
+        one per dimension), fixed after the first batch with std='first'."""
         if self.std_mode == "batch" or self.z_std is None:
             self.z_std, self.a_std = z_std.detach().clone(), a_std.detach().clone()
         return self.state_factor * self.z_std, self.action_factor * self.a_std

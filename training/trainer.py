@@ -15,10 +15,13 @@ frame in normalised state units, averaged over the window's transitions (teacher
 transition starts from true frames).
 
 Methods. offline: one update per batch on the data. adversarial (AWM): the same update on the
-FGSM-perturbed batch only (``training.synthesis.AdversarialPerturbation``). online (OWM): every
-``owm_every`` batches, ``owm_windows`` windows of the batch are planned on with the current model
-and replayed in the simulator; the corrected windows enter a replay cache bucket; batch i of
-every later epoch does one extra update per cached entry in bucket i.
+FGSM-perturbed batch only (``training.synthesis.AdversarialPerturbation``), with one radius per
+input part. online (OWM): at every ``owm_every``-th batch i, the batch's windows (the first
+``owm_windows`` of them if set) are planned on with the current model and replayed in the
+simulator, and the corrected windows enter replay bucket i // owm_every; every batch i then does
+one extra update per entry of bucket i // owm_every (this epoch's and every earlier one's).
+``init`` starts from a trained ``model.pt`` (its weights and normaliser): fine-tuning an offline
+model with OWM or AWM, usually at a lower ``lr``.
 
 Outputs in ``<out>`` (a folder holding a run is refused unless ``resume`` continues it or
 ``overwrite`` replaces it): ``log.csv`` (epoch, step, train_loss, val_loss, cache_entries,
@@ -57,7 +60,7 @@ from .distributed import all_reduce_sum, barrier, gather_objects, local_device, 
 from .model_info import model_metadata
 from .models import Normalizer, RawUnits, build_model, export_mlp
 from .progress import progress
-from .synthesis import AdversarialPerturbation, OnlineWorldModeling, ReplayCache
+from .synthesis import AdversarialPerturbation, OnlineWorldModeling, ReplayCache, row_spread
 
 CHECKPOINT_VERSION = 1
 LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "cache_entries", "owm_dropped", "seconds", "cpu_seconds")
@@ -116,7 +119,10 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.module = build_model(cfg.arch, self.S, self.A, cfg.num_hist, self.norm, widths=cfg.widths,
                                   activation=cfg.activation, d_model=cfg.d_model, heads=cfg.heads,
-                                  layers=cfg.layers).to(self.device)
+                                  layers=cfg.layers)
+        if cfg.init is not None:
+            self._start_from(cfg.init)
+        self.module = self.module.to(self.device)
         self.norm = self.norm.to(self.device)
         self.model = self.module
         if self.world > 1:
@@ -135,6 +141,21 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.history = []
+
+    def _start_from(self, path) -> None:
+        """Weights and normalisation of the trained ``model.pt`` at ``path`` (config field ``init``),
+        which must have this run's architecture, history and frame and action sizes."""
+        if not Path(path).exists():
+            raise ConfigError(f"config field 'init': no such file {path!r}")
+        module, norm, cfg = load_trained(path)
+        for name in ("arch", "widths", "activation", "num_hist", "d_model", "heads", "layers"):
+            if cfg.get(name) != getattr(self.cfg, name):
+                raise ConfigError(f"config field 'init': {path} was trained with {name}={cfg.get(name)!r}, "
+                                  f"this run has {getattr(self.cfg, name)!r}")
+        if (norm.state_mean.numel(), norm.action_mean.numel()) != (self.S, self.A):
+            raise ConfigError(f"config field 'init': {path} has frame and action sizes "
+                              f"{(norm.state_mean.numel(), norm.action_mean.numel())}, this run's data has {(self.S, self.A)}")
+        self.module, self.norm = module, norm
 
     def _check_out_dir(self) -> None:
         """Refuse a folder that holds a run unless ``resume`` or ``overwrite`` says what to do with it."""
@@ -186,15 +207,12 @@ class Trainer:
         return loss.detach()
 
     def _adversarial(self, z, a, target, rows, global_rows):
-        """Perturbed (z, a) for the local rows [rows] of a global batch of global_rows rows."""
-        stats = torch.cat([z.sum(0), (z * z).sum(0), a.sum(0), (a * a).sum(0), z.new_tensor([float(len(z))])])
-        stats = all_reduce_sum(stats.detach().double())
+        """Perturbed (z, a) for the local rows [rows] of a global batch of global_rows rows; the
+        radii are those of the global batch (``training.synthesis.part_radius``)."""
+        sums = torch.stack([row_spread(z).sum(), row_spread(a).sum(), z.new_tensor(float(len(z)))])
+        sums = all_reduce_sum(sums.detach().double())
+        eps_z, eps_a = self.awm.epsilons((sums[0] / sums[2]).float(), (sums[1] / sums[2]).float())
         D, A = z.shape[1], a.shape[1]
-        n = stats[-1]
-        var = lambda s, ss: ((ss - s * s / n) / max(float(n) - 1, 1.0)).clamp_min(0)
-        z_std = var(stats[:D], stats[D:2 * D]).sqrt().float()
-        a_std = var(stats[2 * D:2 * D + A], stats[2 * D + A:2 * D + 2 * A]).sqrt().float()
-        eps_z, eps_a = self.awm.epsilons(z_std, a_std)
         start_z = torch.rand(global_rows, D, generator=self.generator) * 2 - 1
         start_a = torch.rand(global_rows, A, generator=self.generator) * 2 - 1
         return self.awm.perturb(self._predict(self.module), z, a, target, eps_z, eps_a,
@@ -205,19 +223,21 @@ class Trainer:
             return export_mlp(self.module, self.norm).to(device=self.device), None
         return RawUnits(self.module, self.norm).eval(), self.A
 
-    def _online(self, bucket, frames, actions):
-        """Extra updates on the cached entries of this bucket, then a new corrected entry."""
-        for entry in self.cache.entries(bucket):
-            z, a, target = transitions(*self._normalised(entry["frames"], entry["actions"]), self.cfg.num_hist)
-            # local mean (DDP averages ranks); an empty entry still takes part (a zero update) so that
-            # every rank runs the same number of backward passes
-            self._update(z, a, target, max(target.numel(), 1) * self.world)
-        if bucket % self.cfg.owm_every == 0:
+    def _online(self, batch, frames, actions):
+        """Batch ``batch`` of an epoch: every ``owm_every`` batches a new corrected entry in bucket
+        batch // owm_every, then one extra update per entry of that bucket."""
+        bucket = batch // self.cfg.owm_every
+        if batch % self.cfg.owm_every == 0:
             n = len(frames) if self.cfg.owm_windows is None else min(self.cfg.owm_windows, len(frames))
             model, action_dim = self._planning_model()
             seed = (self.cfg.seed * 1_000_003 + self.step * self.world + self.rank) % 2**32
             new_frames, new_actions = self.owm.correct(model, frames[:n], actions[:n], seed, action_dim)
             self.cache.add(bucket, new_frames, new_actions)
+        for entry in self.cache.entries(bucket):
+            z, a, target = transitions(*self._normalised(entry["frames"], entry["actions"]), self.cfg.num_hist)
+            # local mean (DDP averages ranks); an empty entry still takes part (a zero update) so that
+            # every rank runs the same number of backward passes
+            self._update(z, a, target, max(target.numel(), 1) * self.world)
 
     # epochs ---------------------------------------------------------------------
     def _batches(self, epoch):

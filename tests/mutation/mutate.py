@@ -6,7 +6,8 @@
 
 Each module runs in its own copy of the tracked files (plus the built extension) under
 build/mutate/<name>/, so the working tree is never mutated, and its mutants run only the test
-files relevant to it (MODULES), stopping at the first failure. Prints killed / survived / total
+files relevant to it (MODULES), stopping at the first failure. A module may list stages: a later
+stage (slow tests, e.g. two-process training) runs only for a mutant the earlier ones missed. Prints killed / survived / total
 per module (mutmut's "suspicious" and "timeout" count as killed: the tests noticed) and writes
 build/mutate/<name>/survivors.txt with the diff of every surviving mutant.
 """
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTEST = "-m pytest -x -q -p no:cacheprovider"
 NOT_TRITON = "-k 'not triton'"   # the interpreter is slow; naive code is reached through the other backends
 
-# name: (file to mutate, test files and options its mutants run)
+# name: (file to mutate, test files and options its mutants run, or a tuple of such stages)
 MODULES = {
     "random": ("wmkernels/_random.py", "tests/test_random.py tests/ops/test_cem_refit.py"),
     "objective": ("wmkernels/objective.py", "tests/test_objective.py"),
@@ -44,7 +45,8 @@ MODULES = {
     "planners-mpc": ("wmkernels/planners/mpc.py",
                      f"tests/test_planner_settings.py tests/test_planners.py tests/ops/test_gbp.py {NOT_TRITON}"),
     "synthesis": ("training/synthesis.py", "tests/training/test_synthesis.py"),
-    "trainer": ("training/trainer.py", "tests/training/test_train.py -k 'not gloo'"),
+    "trainer": ("training/trainer.py", ("tests/training/test_trainer_setup.py tests/training/test_train.py -k 'not gloo'",
+                                        "tests/training/test_train.py -k gloo")),
 }
 
 
@@ -71,12 +73,13 @@ def _counts(tree: Path):
 
 
 def run(name: str, python: str) -> tuple:
-    path, tests = MODULES[name]
+    path, stages = MODULES[name]
     tree = ROOT / "build" / "mutate" / name
     _copy_tree(tree)
     mutmut = str(Path(python).with_name("mutmut"))
     # mutmut 2 counts only exit status 1 as a kill; a mutant that breaks collection exits 2
-    runner = "sh -c " + shlex.quote(f"{python} {PYTEST} {tests} || exit 1")
+    stages = (stages,) if isinstance(stages, str) else stages
+    runner = "sh -c " + shlex.quote("; ".join(f"{python} {PYTEST} {tests} || exit 1" for tests in stages))
     subprocess.run(["nice", "-n", "10", mutmut, "run", "--paths-to-mutate", path, "--tests-dir", "tests/",
                     "--runner", runner, "--no-progress"], cwd=tree)
     killed, survived, total, ids = _counts(tree)
@@ -94,8 +97,8 @@ def main(argv=None):
     parser.add_argument("--python", default=sys.executable, help="the interpreter with wmkernels and mutmut")
     args = parser.parse_args(argv)
     if args.list:
-        for name, (path, tests) in MODULES.items():
-            print(f"{name:18} {path:36} {tests}")
+        for name, (path, stages) in MODULES.items():
+            print(f"{name:18} {path:36} {' | then: '.join((stages,) if isinstance(stages, str) else stages)}")
         return
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

@@ -10,7 +10,7 @@ pytest.importorskip("mujoco")
 import wmkernels  # noqa: E402
 from training.data import collect, make_normalizer, transitions, windows_of  # noqa: E402
 from training.models import FrameTransformer, RawUnits, ResidualMLP, export_mlp  # noqa: E402
-from training.synthesis import AdversarialPerturbation, OnlineWorldModeling, ReplayCache  # noqa: E402
+from training.synthesis import AdversarialPerturbation, OnlineWorldModeling, ReplayCache, row_spread  # noqa: E402
 
 
 def _batch(seed=0, B=64, D=6, A=4):
@@ -385,3 +385,10 @@ def test_replay_cache_entries_hold_frames_and_actions():
     (entry,) = cache.entries(1)
     assert set(entry) == {"frames", "actions"}
     assert torch.equal(entry["frames"], frames) and torch.equal(entry["actions"], actions)
+
+
+def test_row_spread_is_each_rows_std_over_its_dims_and_the_magnitude_of_a_single_dim():
+    x = torch.randn(7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4)) * 3 + 1
+    centred = x - x.mean(1, keepdim=True)
+    torch.testing.assert_close(row_spread(x), (centred ** 2).sum(1).div(4).sqrt(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(row_spread(x[:, 2:3]), x[:, 2].abs(), rtol=0, atol=0)

@@ -288,12 +288,13 @@ def test_the_model_file_carries_its_metadata(tmp_path, datasets):
     np.testing.assert_array_equal(resolved.lo.numpy(), -np.ones(10))
 
 
-def test_online_batches_get_one_extra_update_per_cached_window_set_of_their_bucket(tmp_path, datasets):
-    """Batch i of epoch e: the ordinary update, then one update per entry of bucket i, the windows
-    corrected at batch i of epochs 0..e-1 in that order; a new entry every owm_every batches."""
-    every, epochs, H = 2, 3, 2
-    trainer = Trainer(_config(tmp_path, "Wall", datasets("Wall"), method="online", num_hist=H, batch=64,
-                              owm_every=every, owm_windows=3))
+def test_online_batches_train_on_every_entry_of_bucket_i_over_owm_every(tmp_path, datasets):
+    """Batch i of epoch e: at every owm_every-th batch a corrected copy of the whole batch joins
+    bucket i // owm_every first; then the ordinary update, then one update per entry of that
+    bucket: the windows corrected at batch (i // owm_every) * owm_every of epochs 0..e, in order."""
+    every, epochs, H = 3, 3, 2
+    trainer = Trainer(_config(tmp_path, "Wall", datasets("Wall"), method="online", num_hist=H, batch=48,
+                              owm_every=every, owm_windows=None))
     updates, extra, corrected = [], {}, {}
     epoch = [0]
     update, online = trainer._update, trainer._online
@@ -302,29 +303,32 @@ def test_online_batches_get_one_extra_update_per_cached_window_set_of_their_buck
         updates.append((z.detach().clone(), a.detach().clone(), target.detach().clone()))
         return update(z, a, target, denominator)
 
-    def record_online(bucket, frames, actions):
+    def record_online(batch, frames, actions):
         start = len(updates)
-        online(bucket, frames, actions)
-        extra[epoch[0], bucket] = updates[start:]
+        online(batch, frames, actions)
+        extra[epoch[0], batch] = updates[start:]
 
     def stand_in_correction(model, frames, actions, seed, action_dim=None):
-        corrected[epoch[0], len(corrected)] = (frames.clone(), actions.clone())
-        return frames.clone(), actions.clone()
+        # a recognisable correction: the windows shifted, so an entry differs from the data
+        corrected.setdefault(epoch[0], []).append((frames + 0.25, actions.flip(0)))
+        return corrected[epoch[0]][-1]
 
     trainer._update, trainer._online, trainer.owm.correct = record_update, record_online, stand_in_correction
-    batches = len(trainer._batches(0))
-    assert batches >= 4
+    batches = trainer._batches(0)
+    assert len(batches) >= 2 * every + 1 and len(batches) % every      # a partial last bucket too
     for e in range(epochs):
         epoch[0] = e
         trainer.train_epoch(e)
-    assert len(updates) == sum(batches + e * len(range(0, batches, every)) for e in range(epochs))
-    windows = {}
-    for (e, _), window in sorted(corrected.items()):
-        windows.setdefault(e, []).append(window)
+    per_epoch = -(-len(batches) // every)                                # ceil: entries made per epoch
+    assert [len(corrected[e]) for e in range(epochs)] == [per_epoch] * epochs
+    sizes = [len(b) for b in trainer._batches(0)]
     for e in range(epochs):
-        assert len(windows[e]) == len(range(0, batches, every))
-        for i in range(batches):
-            expected = [windows[earlier][i // every] for earlier in range(e)] if i % every == 0 else []
+        for i in range(0, len(batches), every):
+            assert len(corrected[e][i // every][0]) == sizes[i]          # the whole batch is corrected
+    assert len(updates) == sum(len(batches) * (1 + e + 1) for e in range(epochs))
+    for e in range(epochs):
+        for i in range(len(batches)):
+            expected = [corrected[earlier][i // every] for earlier in range(e + 1)]
             assert len(extra[e, i]) == len(expected), (e, i)
             for (z, a, target), (frames, actions) in zip(extra[e, i], expected):
                 want = transitions(trainer.norm.state(frames), trainer.norm.action(actions), H)
@@ -332,9 +336,24 @@ def test_online_batches_get_one_extra_update_per_cached_window_set_of_their_buck
                     torch.testing.assert_close(got, ref, rtol=0, atol=0)
 
 
-def test_adversarial_updates_take_the_perturbed_batch_within_factor_times_batch_std(tmp_path, datasets):
-    """AWM with std='batch': eps = state factor x the batch's per-dimension std of z and action
-    factor x that of a; the optimiser step gets the perturbed inputs and the clean targets."""
+def test_online_corrects_only_the_first_owm_windows_when_set(tmp_path, datasets):
+    trainer = Trainer(_config(tmp_path, "Wall", datasets("Wall"), method="online", batch=48, owm_every=2,
+                              owm_windows=5))
+    sizes = []
+
+    def stand_in_correction(model, frames, actions, seed, action_dim=None):
+        sizes.append(len(frames))
+        return frames.clone(), actions.clone()
+
+    trainer.owm.correct = stand_in_correction
+    trainer.train_epoch(0)
+    assert sizes == [5] * len(range(0, len(trainer._batches(0)), 2))
+
+
+def test_adversarial_updates_take_the_perturbed_batch_within_factor_times_the_part_radius(tmp_path, datasets):
+    """AWM with std='batch': one radius per part, eps = state factor x the mean over rows of each
+    row's std over z's dims, and action factor x the same for a; the optimiser step gets the
+    perturbed inputs and the clean targets."""
     trainer = Trainer(_config(tmp_path, "Wall", datasets("Wall"), method="adversarial", num_hist=2, batch=64,
                               awm_state_factor=0.1, awm_action_factor=0.03, awm_std="batch"))
     perturbed, updates = [], []
@@ -353,8 +372,12 @@ def test_adversarial_updates_take_the_perturbed_batch_within_factor_times_batch_
     trainer.train_epoch(0)
     assert len(perturbed) == len(updates) == len(trainer._batches(0)) >= 2
     for (z, a, target, eps_z, eps_a, (z_adv, a_adv)), (z_up, a_up, target_up) in zip(perturbed, updates):
-        torch.testing.assert_close(eps_z, 0.1 * z.std(0), rtol=1e-5, atol=1e-7)
-        torch.testing.assert_close(eps_a, 0.03 * a.std(0), rtol=1e-5, atol=1e-7)
+        z64, a64 = z.double(), a.double()
+        radius_z = ((z64 - z64.mean(1, keepdim=True)) ** 2).sum(1).div(z.shape[1] - 1).sqrt().mean()
+        radius_a = ((a64 - a64.mean(1, keepdim=True)) ** 2).sum(1).div(a.shape[1] - 1).sqrt().mean()
+        assert eps_z.shape == eps_a.shape == ()
+        torch.testing.assert_close(eps_z.double(), 0.1 * radius_z, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(eps_a.double(), 0.03 * radius_a, rtol=1e-5, atol=1e-7)
         torch.testing.assert_close(z_up, z_adv, rtol=0, atol=0)
         torch.testing.assert_close(a_up, a_adv, rtol=0, atol=0)
         torch.testing.assert_close(target_up, target, rtol=0, atol=0)

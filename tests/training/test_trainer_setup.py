@@ -1,0 +1,156 @@
+"""Trainer set-up (training/trainer.py): the data split, the window span, the held-out subset, the
+run folder's files, the step counter, fine-tuning from a trained model, and the errors of each."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("mujoco")
+
+from training import trainer as trainer_module  # noqa: E402
+from training.config import ConfigError, make_config  # noqa: E402
+from training.data import collect, windows_of  # noqa: E402
+from training.trainer import Trainer, load_trained  # noqa: E402
+
+SMALL = dict(widths=[16], batch=16, epochs=1, window=2, stride=1, progress=False)
+RUN_FILES = ("log.csv", "checkpoint.pt", "model.pt", "model.wmk", "config.json")   # the module docstring's list
+
+
+@pytest.fixture(scope="module")
+def wall(tmp_path_factory):
+    """Wall datasets by (episodes, length), collected once."""
+    root, cache = tmp_path_factory.mktemp("data"), {}
+
+    def get(episodes=12, length=20):
+        if (episodes, length) not in cache:
+            data = collect("Wall", episodes, length, seed=1, progress=False)
+            cache[episodes, length] = str(data.save(root / f"wall-{episodes}x{length}.npz"))
+        return cache[episodes, length]
+
+    return get
+
+
+def _trainer(tmp_path, data, **kw):
+    return Trainer(make_config({"env": "Wall", "data": data, "out": str(tmp_path / "run"), **SMALL, **kw}))
+
+
+@pytest.mark.parametrize("episodes,fraction", [(12, 0.25), (12, 0.1), (7, 0.2), (2, 0.1), (5, 0.01)])
+def test_the_last_val_fraction_of_episodes_is_held_out_and_at_least_one(tmp_path, wall, episodes, fraction):
+    trainer = _trainer(tmp_path, wall(episodes), val_fraction=fraction)
+    held_out = max(1, int(round(fraction * episodes)))
+    np.testing.assert_array_equal(trainer.val_eps, np.arange(episodes - held_out, episodes))
+    np.testing.assert_array_equal(trainer.train_eps, np.arange(episodes - held_out))
+
+
+def test_one_episode_is_refused_naming_episodes(tmp_path, wall):
+    with pytest.raises(ConfigError, match=r"^config field 'episodes': need at least 2 episodes "
+                                          r"\(train and held out\), got 1$"):
+        _trainer(tmp_path, wall(1))
+
+
+def test_a_window_may_span_the_whole_episode_but_no_more(tmp_path, wall):
+    data = wall(4, 20)
+    trainer = _trainer(tmp_path, data, num_hist=1, window=1)
+    k, L = trainer.k, trainer.data.actions.shape[1]
+    assert L % k == 0
+    fits = L // k                                        # (num_hist + window - 1) * k == L
+    trainer = _trainer(tmp_path, data, num_hist=2, window=fits - 1)
+    assert trainer.train_frames.shape[1] == fits + 1     # each window starts at t = 0
+    span = (2 + fits - 1) * k
+    with pytest.raises(ConfigError, match=rf"^config field 'window': \(num_hist \+ window - 1\) \* frameskip = "
+                                          rf"{span} env steps exceed the episode length {L}$"):
+        _trainer(tmp_path, data, num_hist=2, window=fits)
+
+
+def test_held_out_windows_are_all_of_them_in_data_order_up_to_max_val_windows(tmp_path, wall):
+    trainer = _trainer(tmp_path, wall(12), val_fraction=0.25)
+    frames, actions = windows_of(trainer.data, trainer.val_eps, trainer.frames_per_window, trainer.k, 1)
+    n = len(frames)
+    for cap in (n, n + 1):
+        capped = _trainer(tmp_path, wall(12), val_fraction=0.25, max_val_windows=cap)
+        torch.testing.assert_close(capped.val[0], frames, rtol=0, atol=0)
+        torch.testing.assert_close(capped.val[1], actions, rtol=0, atol=0)
+    capped = _trainer(tmp_path, wall(12), val_fraction=0.25, max_val_windows=n - 3)
+    got_frames, got_actions = capped.val
+    assert len(got_frames) == len(got_actions) == n - 3
+    rows = [int(torch.nonzero((frames == f).all(-1).all(-1)).flatten()[0]) for f in got_frames]
+    assert len(set(rows)) == n - 3                                     # distinct held-out windows
+    torch.testing.assert_close(got_actions, actions[rows], rtol=0, atol=0)  # with their own actions
+    assert rows != sorted(rows)                                        # a random subset, not the first ones
+    again = _trainer(tmp_path, wall(12), val_fraction=0.25, max_val_windows=n - 3)
+    torch.testing.assert_close(again.val[0], got_frames, rtol=0, atol=0)   # fixed by the seed
+
+
+@pytest.mark.parametrize("name", RUN_FILES)
+def test_a_folder_holding_any_run_file_is_refused_and_overwrite_removes_it(tmp_path, wall, name):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / name).write_text("stale")
+    with pytest.raises(ConfigError, match=rf"^config field 'out': {out} already holds a training run \({name}\); "
+                                          r"pass --resume to continue it, --overwrite to replace it, or another --out$"):
+        _trainer(tmp_path, wall())
+    # a transformer writes no model.wmk, so a stale one must go with --overwrite
+    _trainer(tmp_path, wall(), overwrite=True, arch="transformer", d_model=8, heads=2, layers=1).run()
+    assert (out / name).exists() == (name != "model.wmk")
+    if name != "model.wmk":
+        assert (out / name).read_bytes() != b"stale"
+
+
+def test_a_batch_that_the_processes_cannot_split_is_refused(tmp_path, wall, monkeypatch):
+    monkeypatch.setattr(trainer_module, "rank_and_world", lambda: (0, 3))
+    with pytest.raises(ConfigError, match=r"^config field 'batch': must be divisible by the number of "
+                                          r"processes \(3\) \(got 16\)$"):
+        _trainer(tmp_path, wall())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_device_is_refused_naming_the_device_field():
+    with pytest.raises(ConfigError, match=r"^config field 'device': 'cuda' asked for but torch sees no CUDA device$"):
+        trainer_module.training_device("cuda")
+
+
+def test_the_log_counts_steps_as_batches_trained(tmp_path, wall):
+    trainer = _trainer(tmp_path, wall(), epochs=3)
+    assert trainer.step == 0
+    trainer.run()
+    per_epoch = len(trainer._batches(0))
+    with open(tmp_path / "run" / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [per_epoch * e for e in (1, 2, 3)]
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+
+
+def test_init_starts_from_the_trained_weights_and_normaliser(tmp_path, wall):
+    offline = _trainer(tmp_path / "offline", wall(12, 20), epochs=2)
+    offline.run()
+    path = tmp_path / "offline" / "run" / "model.pt"
+    trained, norm, _ = load_trained(path)
+    # other data (so another normaliser) and another seed: the start is still the file's model
+    tuned = _trainer(tmp_path / "tuned", wall(7, 20), method="adversarial", seed=9, init=str(path), lr=1e-4)
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(tuned.module.state_dict()[name], value, rtol=0, atol=0)
+    for name, value in norm.state_dict().items():
+        torch.testing.assert_close(tuned.norm.state_dict()[name], value, rtol=0, atol=0)
+    assert tuned.evaluate() == pytest.approx(offline.evaluate(*tuned.val), rel=1e-6)
+    fresh = _trainer(tmp_path / "fresh", wall(7, 20), seed=9)
+    assert tuned.evaluate() < fresh.evaluate()
+
+
+def test_init_refuses_a_missing_file_and_another_architecture(tmp_path, wall):
+    with pytest.raises(ConfigError, match=r"^config field 'init': no such file"):
+        _trainer(tmp_path / "a", wall(), init=str(tmp_path / "missing.pt"))
+    _trainer(tmp_path / "offline", wall()).run()
+    path = str(tmp_path / "offline" / "run" / "model.pt")
+    with pytest.raises(ConfigError, match=r"^config field 'init': .* was trained with widths=\[16\], "
+                                          r"this run has \[32\]$"):
+        _trainer(tmp_path / "b", wall(), init=path, widths=[32])
+    with pytest.raises(ConfigError, match=r"^config field 'init': .* was trained with num_hist=1, this run has 2$"):
+        _trainer(tmp_path / "c", wall(), init=path, num_hist=2)
+    with pytest.raises(ConfigError, match=r"^config field 'init': .* frame and action sizes"):
+        _trainer(tmp_path / "d", wall(), init=path, frameskip=1)
+
+
+def test_data_of_another_env_is_refused_naming_env(tmp_path, wall):
+    with pytest.raises(ConfigError, match=r"^config field 'env': 'PointMaze' but the data file holds 'Wall'$"):
+        Trainer(make_config({"env": "PointMaze", "data": wall(), "out": str(tmp_path / "run"), **SMALL}))
