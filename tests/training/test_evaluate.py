@@ -76,11 +76,14 @@ def test_episode_loop_runs_blind_in_lockstep_and_replays_exactly(planner, mode):
     assert episodes.backend in wmkernels._backend.BACKENDS
     assert not np.allclose(episodes.final_states, starts)
     replay = Wall()
-    for start, actions, final in zip(starts, episodes.actions, episodes.final_states):
+    chunk_ends = [min(steps, c + execute) for c in range(0, steps, execute)]   # where MPC replans, and the end
+    assert episodes.boundary_states.shape == (3, len(chunk_ends), 4)
+    for start, actions, final, boundary in zip(starts, episodes.actions, episodes.final_states,
+                                               episodes.boundary_states):
         replay.set_state(start)
-        for action in actions:
-            state = replay.step(action)
-        np.testing.assert_allclose(state, final, rtol=0, atol=1e-12)
+        visited = [replay.step(action) for action in actions]
+        np.testing.assert_allclose(visited[-1], final, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(boundary, [visited[t - 1] for t in chunk_ends], rtol=0, atol=1e-12)
     with pytest.raises(AssertionError, match="success signal"):
         ev.score(envs[0], episodes.final_states, goals)
 
@@ -110,6 +113,72 @@ def test_score_applies_is_success_to_each_final_state():
     np.testing.assert_array_equal(success, finals[:, 0] > goals[:, 0])
     assert success.dtype == bool and len(calls) == 6
     np.testing.assert_array_equal(calls[2][0], finals[2])
+
+
+def test_anytime_success_is_latched_over_the_replanning_boundaries():
+    def is_success(state, goal):
+        return bool(abs(state[0] - goal[0]) < 0.5)
+
+    goals = np.zeros((4, 2))
+    boundary = np.array([[[3, 0], [0.1, 0], [2, 0]],      # reached mid-episode, then left: any-time only
+                         [[3, 0], [2, 0], [0.2, 0]],      # reached at the end: both
+                         [[0.0, 0], [1, 0], [1, 0]],      # reached at the first boundary only
+                         [[1, 0], [2, 0], [3, 0]]])       # never
+    env = SimpleNamespace(is_success=is_success)
+    np.testing.assert_array_equal(ev.score_anytime(env, boundary, goals), [True, True, True, False])
+    np.testing.assert_array_equal(ev.score(env, boundary[:, -1], goals), [False, True, False, False])
+
+
+def _wilson_by_inversion(k, n, z):
+    """The ends of the p0 in [0, 1] where the score test |k/n - p0| <= z sqrt(p0 (1 - p0) / n) holds,
+    by bisection (the definition of the Wilson interval, not its closed form)."""
+    inside = lambda p0: abs(k / n - p0) <= z * np.sqrt(p0 * (1 - p0) / n)
+
+    def boundary(outside, inner):
+        for _ in range(200):
+            mid = (outside + inner) / 2
+            outside, inner = (outside, mid) if inside(mid) else (mid, inner)
+        return inner
+
+    p_hat = k / n
+    return (0.0 if k == 0 else boundary(0.0, p_hat)), (1.0 if k == n else boundary(1.0, p_hat))
+
+
+@pytest.mark.parametrize("k,n", [(0, 50), (1, 50), (39, 50), (50, 50), (3, 7), (1, 1), (0, 1), (500, 1234)])
+def test_wilson_interval_inverts_the_score_test(k, n):
+    from training.evaluate.stats import Z95, wilson_interval
+
+    from statistics import NormalDist
+    assert Z95 == pytest.approx(NormalDist().inv_cdf(0.975), rel=1e-15)
+    low, high = wilson_interval(k, n)
+    ref_low, ref_high = _wilson_by_inversion(k, n, Z95)
+    assert low == pytest.approx(ref_low, abs=1e-12) and high == pytest.approx(ref_high, abs=1e-12)
+    assert 0 <= low <= k / n <= high <= 1
+    assert (low == 0) == (k == 0) and (high == 1) == (k == n)
+
+
+@pytest.mark.parametrize("k,n,match", [(3, 0, "trials"), (-1, 5, "successes"), (6, 5, "successes"),
+                                       (2.0, 5, "successes"), (1, 2.5, "trials")])
+def test_wilson_interval_refuses_bad_counts(k, n, match):
+    from training.evaluate.stats import wilson_interval
+
+    with pytest.raises(ValueError, match=match):
+        wilson_interval(k, n)
+
+
+def test_report_headline_puts_adam_on_each_model_beside_offline_cem_with_intervals():
+    def row(model, planner, anytime, seconds, mode="mpc"):
+        return {"env": "Wall", "model": model, "planner": planner, "mode": mode, "tasks": 50,
+                "anytime_successes": anytime, "episode_s": seconds}
+
+    rows = [row("offline", "cem", 24, 8.0), row("offline", "adam", 19, 2.0), row("online", "adam", 30, 1.0),
+            row("adversarial", "cem", 50, 0.5), row("offline", "adam", 50, 0.1, mode="open-loop")]
+    table = ev.report.headline_table(rows).splitlines()
+    assert table[0] == ("| env | CEM + MPC, offline | Adam + MPC, offline | Adam + MPC, online | "
+                        "Adam + MPC, adversarial | Adam time / CEM time (offline / online / adversarial) |")
+    from training.evaluate.stats import wilson_interval
+    cell = lambda k: "{:.0f} [{:.0f}, {:.0f}]".format(2 * k, *(100 * v for v in wilson_interval(k, 50)))
+    assert table[2] == f"| Wall | {cell(24)} | {cell(19)} | {cell(30)} | - | 0.25 / 0.12 / - |"
 
 
 def test_objective_weights_goal_dims_of_newest_frame_and_tiles_bounds():
@@ -223,6 +292,7 @@ def test_cli_writes_results_table_and_plot(tmp_path):
     for r in rows:
         assert r["env"] == "Wall" and r["model"] == "offline" and r["tasks"] == 2
         assert 0 <= r["success_rate"] <= 1 and r["successes"] == round(2 * r["success_rate"])
+        assert r["successes"] <= r["anytime_successes"] == round(2 * r["anytime_success_rate"])
         assert r["steps"] == (5 if r["mode"] == "open-loop" else ev.ENV_SPECS["Wall"].mpc_steps)
         assert r["episode_s"] >= r["call_s_median"] > 0 and r["backend"] in wmkernels._backend.BACKENDS
         assert r["device"].startswith("cpu (")
@@ -231,7 +301,11 @@ def test_cli_writes_results_table_and_plot(tmp_path):
     out = tmp_path / "out"
     with open(out / "results.csv") as f:
         assert len(list(csv.DictReader(f))) == 4
+    with open(out / "results.csv") as f:
+        header = next(csv.reader(f))
+    assert header.index("anytime_successes") == header.index("success_rate") + 1
     markdown = (out / "results.md").read_text()
+    assert "## Adam under MPC against CEM under MPC on the offline model" in markdown
     assert "| model | Wall (Adam / CEM) |" in markdown
     assert "| offline, open-loop |" in markdown and "| offline + MPC |" in markdown
     assert (out / "success_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

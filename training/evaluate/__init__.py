@@ -15,7 +15,7 @@ final states afterwards.
 
 from ..config import METHODS
 from .cli import main, parse_args
-from .episodes import Episodes, make_envs, make_tasks, run_episodes, run_idle, score, unwrap_goals
+from .episodes import Episodes, make_envs, make_tasks, run_episodes, run_idle, score, score_anytime, unwrap_goals
 from .errors import EvaluationError
 from .evaluation import device_name, evaluate, result_row, success_text
 from .models import (LoadedModel, check_model, find_models, load_model, model_label, planning_fields, read_sidecar,
@@ -33,6 +33,6 @@ __all__ = [
     "default_settings", "device_name", "env_spec", "evaluate", "find_models", "load_model", "main",
     "make_envs", "make_tasks", "markdown_table", "model_label", "parse_args", "parse_overrides",
     "planning_fields", "plot", "read_sidecar", "report_markdown", "result_row", "run_episodes", "run_idle",
-    "run_metadata", "score", "settings_tables", "ship", "success_text", "unwrap_goals", "write_csv",
+    "run_metadata", "score", "score_anytime", "settings_tables", "ship", "success_text", "unwrap_goals", "write_csv",
     "write_report",
 ]

@@ -12,7 +12,7 @@ from wmkernels._info import chip_name
 
 from ..devices import resolve_device
 from ..progress import progress as progress_bar
-from .episodes import make_envs, make_tasks, run_episodes, run_idle, score
+from .episodes import make_envs, make_tasks, run_episodes, run_idle, score, score_anytime
 from .errors import EvaluationError
 from .models import check_model, load_model
 from .settings import (BASELINE, MODES, PLANNER_CHOICES, PLANNERS, ObjectiveSettings, apply_overrides, check_choice,
@@ -32,12 +32,14 @@ def success_text(env) -> str:
     return success.describe(env.state_names) if success is not None else f"{env.name}.is_success"
 
 
-def result_row(env_name, loaded, planner, mode, settings, steps, episodes, success, device, task) -> dict:
-    """One results.csv row; ``task``: the env's goal dims, angle dims, MPC steps, CEM/MPPI iterations,
-    success test and objective, as ``evaluate`` describes them."""
+def result_row(env_name, loaded, planner, mode, settings, steps, episodes, success, anytime, device, task) -> dict:
+    """One results.csv row; success, anytime [P] bool: final-state and any-time success; ``task``: the
+    env's goal dims, angle dims, MPC steps, CEM/MPPI iterations, success test and objective, as
+    ``evaluate`` describes them."""
     P, calls = len(success), episodes.call_seconds or [0.0]
     return {"env": env_name, "model": loaded.label, "model_path": str(loaded.path), "planner": planner,
             "mode": mode, "tasks": P, "successes": int(success.sum()), "success_rate": float(success.mean()),
+            "anytime_successes": int(anytime.sum()), "anytime_success_rate": float(anytime.mean()),
             "steps": steps, "calls": len(episodes.call_seconds), "call_s_median": float(np.median(calls)),
             "call_s_median_per_task": float(np.median(calls)) / P, "episode_s": float(np.sum(calls)),
             "episode_s_per_task": float(np.sum(calls)) / P, "nonfinite_tasks": episodes.nonfinite,
@@ -96,7 +98,9 @@ def evaluate(env_name: str, model_paths, planners=PLANNERS, modes=MODES, tasks: 
                                                                  loaded.num_hist, settings.horizon), seed, backend)
             episodes = run_episodes(envs, built, starts, goals, steps, execute, loaded.num_hist, spec.angle_dims)
         success = score(envs[0], episodes.final_states, goals)
-        rows.append(result_row(name, loaded, planner, mode, settings, steps, episodes, success, device, task))
+        anytime = score_anytime(envs[0], episodes.boundary_states, goals)
+        rows.append(result_row(name, loaded, planner, mode, settings, steps, episodes, success, anytime, device,
+                               task))
     for env in envs:
         env.close()
     return rows

@@ -1,9 +1,12 @@
 """The report of a list of result rows, written to one folder.
 
-``results.csv``: one row per env, model, planner and mode. ``results.md``: success and planning-time
-tables shaped like the paper's Table 1 (rows model x mode, a column per env, each cell the planners'
-values), and every setting. ``success_vs_time.png``: success against planning time. Times: the
-median planner call and the per-episode sum, each also divided by the number of tasks.
+``results.csv``: one row per env, model, planner and mode. ``results.md``: the headline (Adam under
+MPC on each model against CEM under MPC on the offline model, any-time success with 95% Wilson
+intervals, and Adam's planning time as a share of CEM's), then success and planning-time tables
+shaped like the paper's Table 1 (rows model x mode, a column per env, each cell the planners'
+values), and every setting. ``success_vs_time.png``: any-time success against planning time, with
+the intervals as error bars. Times: the median planner call and the per-episode sum, each also
+divided by the number of tasks.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from ..config import METHODS
 from .errors import EvaluationError
 from .settings import BASELINE, ENV_SPECS, MODES, PLANNER_CHOICES, PLANNERS
+from .stats import wilson_interval
 
 PLANNER_LABELS = {"gd": "GD", "adam": "Adam", "cem": "CEM", "mppi": "MPPI", "none": "none"}
 
@@ -22,13 +26,13 @@ def _ordered(values, order):
     return [v for v in order if v in values] + sorted(set(values) - set(order))
 
 
-def _cell(rows, env, model, mode, planners, key, fmt):
-    found = {r["planner"]: r[key] for r in rows if (r["env"], r["model"], r["mode"]) == (env, model, mode)}
-    return " / ".join(fmt(found[p]) if p in found else "-" for p in planners)
+def _cell(rows, env, model, mode, planners, show):
+    found = {r["planner"]: r for r in rows if (r["env"], r["model"], r["mode"]) == (env, model, mode)}
+    return " / ".join(show(found[p]) if p in found else "-" for p in planners)
 
 
-def markdown_table(rows, key: str, fmt) -> str:
-    """Rows model x mode, a column per env, each cell ``GD / Adam / CEM / MPPI`` values of ``key``."""
+def markdown_table(rows, show) -> str:
+    """Rows model x mode, a column per env, each cell ``GD / Adam / CEM / MPPI`` values ``show(row)``."""
     envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
     models = _ordered({r["model"] for r in rows}, METHODS)
     modes = _ordered({r["mode"] for r in rows}, MODES)
@@ -38,8 +42,32 @@ def markdown_table(rows, key: str, fmt) -> str:
     for model in models:
         for mode in modes:
             label = f"{model}, open-loop" if mode == "open-loop" else f"{model} + MPC"
-            cells = [_cell(rows, e, model, mode, planners, key, fmt) for e in envs]
+            cells = [_cell(rows, e, model, mode, planners, show) for e in envs]
             lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def rate_with_interval(successes, tasks) -> str:
+    """``78 [65, 87]``: the rate and its 95% Wilson interval, in %."""
+    low, high = wilson_interval(int(successes), int(tasks))
+    return f"{100 * successes / tasks:.0f} [{100 * low:.0f}, {100 * high:.0f}]"
+
+
+def headline_table(rows) -> str:
+    """Per env: CEM under MPC on the offline model, Adam under MPC on each model (any-time success %
+    and its 95% interval), and each Adam run's planning time per episode as a share of that CEM's."""
+    envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
+    models = _ordered({r["model"] for r in rows}, METHODS)
+    find = {(r["env"], r["model"], r["planner"]): r for r in rows if r["mode"] == "mpc"}
+    lines = [f"| env | CEM + MPC, offline | {' | '.join(f'Adam + MPC, {m}' for m in models)} "
+             f"| Adam time / CEM time ({' / '.join(models)}) |", "|---" * (len(models) + 3) + "|"]
+    for env in envs:
+        cem = find.get((env, "offline", "cem"))
+        adams = [find.get((env, m, "adam")) for m in models]
+        cells = [rate_with_interval(r["anytime_successes"], r["tasks"]) if r else "-" for r in [cem, *adams]]
+        shares = [f"{r['episode_s'] / cem['episode_s']:.2f}" if r and cem and cem["episode_s"] > 0 else "-"
+                  for r in adams]
+        lines.append(f"| {env} | {' | '.join(cells)} | {' / '.join(shares)} |")
     return "\n".join(lines)
 
 
@@ -71,11 +99,16 @@ def report_markdown(rows) -> str:
     tasks = sorted({r["tasks"] for r in rows})
     return "\n\n".join([
         f"# Planning success (tasks per env: {', '.join(map(str, tasks))})",
-        "## Success %", markdown_table(rows, "success_rate", lambda v: f"{100 * v:.0f}"),
+        "## Adam under MPC against CEM under MPC on the offline model (any-time success %, 95% interval)",
+        headline_table(rows),
+        "## Any-time success % (95% interval; solved at some replanning boundary)",
+        markdown_table(rows, lambda r: rate_with_interval(r["anytime_successes"], r["tasks"])),
+        "## Final-state success % (95% interval)",
+        markdown_table(rows, lambda r: rate_with_interval(r["successes"], r["tasks"])),
         "## Planning time per episode, amortised per task (ms)",
-        markdown_table(rows, "episode_s_per_task", lambda v: f"{1e3 * v:.3g}"),
+        markdown_table(rows, lambda r: f"{1e3 * r['episode_s_per_task']:.3g}"),
         "## Median time of one planner call, batched over all tasks (ms)",
-        markdown_table(rows, "call_s_median", lambda v: f"{1e3 * v:.3g}"),
+        markdown_table(rows, lambda r: f"{1e3 * r['call_s_median']:.3g}"),
         "## Settings", settings_tables(rows),
         f"Backends: {', '.join(backends)}. Devices: {'; '.join(devices)}.",
     ]) + "\n"
@@ -89,9 +122,10 @@ def write_csv(rows, path: Path) -> None:
 
 
 def plot(rows, path: Path) -> None:
-    """Success % vs planning time per episode and task (log x): a panel per env, a marker per planner,
-    a colour per model, filled for MPC and hollow for open-loop; the do-nothing baseline as a grey
-    line (dashed: the MPC length, dotted: the open-loop one)."""
+    """Any-time success % (with its 95% Wilson interval as an error bar) vs planning time per episode
+    and task (log x): a panel per env, a marker per planner, a colour per model, filled for MPC and
+    hollow for open-loop; the do-nothing baseline as a grey line (dashed: the MPC length, dotted:
+    the open-loop one)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,13 +139,17 @@ def plot(rows, path: Path) -> None:
     fig, axes = plt.subplots(1, len(envs), figsize=(4 * len(envs), 3.6), squeeze=False)
     for ax, env in zip(axes[0], envs):
         for r in (r for r in rows if r["env"] == env and r["planner"] == BASELINE):
-            ax.axhline(100 * r["success_rate"], color="0.6", ls="--" if r["mode"] == "mpc" else ":", lw=1)
+            ax.axhline(100 * r["anytime_success_rate"], color="0.6", ls="--" if r["mode"] == "mpc" else ":", lw=1)
         for r in (r for r in rows if r["env"] == env and r["planner"] != BASELINE):
             colour = colours[r["model"]]
-            ax.scatter(r["episode_s_per_task"] * 1e3, 100 * r["success_rate"], marker=markers[r["planner"]],
-                       s=45, alpha=0.8, edgecolors=colour, facecolors=colour if r["mode"] == "mpc" else "none")
+            rate = 100 * r["anytime_success_rate"]
+            low, high = (100 * v for v in wilson_interval(int(r["anytime_successes"]), int(r["tasks"])))
+            x = r["episode_s_per_task"] * 1e3
+            ax.errorbar(x, rate, yerr=[[rate - low], [high - rate]], color=colour, alpha=0.35, lw=1, capsize=2)
+            ax.scatter(x, rate, marker=markers[r["planner"]], s=45, alpha=0.8, edgecolors=colour,
+                       facecolors=colour if r["mode"] == "mpc" else "none")
         ax.set(xscale="log", title=env, xlabel="planning time per episode and task (ms)", ylim=(-5, 105))
-    axes[0][0].set_ylabel("success %")
+    axes[0][0].set_ylabel("any-time success % (95% interval)")
     handles = [Line2D([], [], ls="", marker=markers[p], color="k", label=PLANNER_LABELS[p]) for p in PLANNERS
                if any(r["planner"] == p for r in rows)]
     handles += [Line2D([], [], ls="", marker="o", color=colours[m], label=m) for m in models]
