@@ -1,5 +1,6 @@
 """Planning evaluation (training/evaluate/): a blind episode loop, scoring, objective, model files, report."""
 import csv
+import functools
 import json
 from types import SimpleNamespace
 
@@ -49,11 +50,15 @@ def tiny_model(state_dim, action_dim, seed=0, width=16):
     return wmkernels.MLPWorldModel(weights, [torch.zeros(width), torch.zeros(state_dim)], "tanh")
 
 
-def save_model(folder, name, model, env="Wall", state_std=(0.5, 0.5, 0.4, 0.4), num_hist=1, frameskip=5):
+def save_model(folder, name, model, env="Wall", state_std=(0.5, 0.5, 0.4, 0.4), num_hist=1, frameskip=5,
+               action_stats=True):
+    """The model file and its sidecar; with action_stats, action mean 0.05 and std 0.7 per dim."""
     path = folder / f"{name}.wmk"
     model.save(path)
     sidecar = {"env": env, "method": name.split("-")[-1], "num_hist": num_hist, "frameskip": frameskip,
                "state_std": list(state_std)}
+    if action_stats:
+        sidecar.update(action_mean=[0.05] * model.action_dim, action_std=[0.7] * model.action_dim)
     path.with_suffix(".json").write_text(json.dumps(sidecar))
     return path
 
@@ -265,7 +270,9 @@ def test_ship_writes_a_model_and_sidecar_that_evaluation_loads(tmp_path):
     config = {"env": "Wall", "method": "offline", "num_hist": 1, "frameskip": None, "widths": [16]}
     (run / "config.json").write_text(json.dumps(config))
     std = torch.tensor([0.6, 0.5, 0.4, 0.3])
-    torch.save({"normalizer": {"state_std": std}, "action_dim": 10}, run / "model.pt")
+    action_mean, action_std = torch.linspace(-0.1, 0.1, 10), torch.linspace(0.3, 0.6, 10)
+    torch.save({"normalizer": {"state_std": std, "action_mean": action_mean, "action_std": action_std},
+                "action_dim": 10}, run / "model.pt")
 
     shipped = ev.ship(run, tmp_path / "models")
     assert shipped == tmp_path / "models" / "wall-offline.wmk"
@@ -276,6 +283,8 @@ def test_ship_writes_a_model_and_sidecar_that_evaluation_loads(tmp_path):
         ev.check_model(loaded, Wall())
         assert loaded.label == "offline" and loaded.num_hist == 1
         np.testing.assert_allclose(loaded.state_std, std.double().numpy())
+        np.testing.assert_allclose(loaded.action_scale.mean, action_mean.double().numpy())
+        np.testing.assert_allclose(loaded.action_scale.std, action_std.double().numpy())
         torch.testing.assert_close(loaded.model.weights[0], model.weights[0])
     assert ev.find_models(tmp_path / "models", "wall") == [shipped]
 
@@ -372,3 +381,145 @@ def test_ship_of_a_gym_run_writes_a_safe_file_name_that_evaluation_finds(tmp_pat
         ev.check_model(loaded, env)
         assert loaded.label == "online" and loaded.env == "gym:Reacher-v5"
         np.testing.assert_allclose(loaded.state_std, np.full(8, 0.5))
+
+
+def test_action_scale_folds_into_the_first_layer():
+    from training.evaluate.units import ActionScale
+
+    g = torch.Generator().manual_seed(11)
+    D, A, H = 3, 7, 9
+    model = wmkernels.MLPWorldModel([torch.randn(D + A, H, generator=g, dtype=torch.float64),
+                                     torch.randn(H, H, generator=g, dtype=torch.float64),
+                                     torch.randn(H, D, generator=g, dtype=torch.float64)],
+                                    [torch.randn(H, generator=g, dtype=torch.float64) for _ in range(2)]
+                                    + [torch.randn(D, generator=g, dtype=torch.float64)], "tanh",
+                                    skip=torch.randn(D, D, generator=g, dtype=torch.float64))
+    mean, std = np.linspace(-0.4, 0.3, A), np.linspace(0.2, 1.7, A)
+    scale = ActionScale(mean, std)
+    scaled = scale.model(model)
+    z, u = torch.randn(5, D, generator=g, dtype=torch.float64), torch.randn(5, A, generator=g, dtype=torch.float64)
+    a = torch.as_tensor(mean) + torch.as_tensor(std) * u
+    torch.testing.assert_close(scaled.step(z, u), model.step(z, a), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scale.to_env(u.numpy()), a.numpy(), rtol=0, atol=0)
+    low, high = scale.bounds(-np.ones(A), np.ones(A))
+    np.testing.assert_allclose(scale.to_env(low), -np.ones(A), atol=1e-15)
+    np.testing.assert_allclose(scale.to_env(high), np.ones(A), atol=1e-15)
+    torch.testing.assert_close(model.weights[0][D:], scaled.weights[0][D:] / torch.as_tensor(std)[:, None])  # a copy
+    with pytest.raises(ev.EvaluationError, match="statistics have 2 dims, the model.s action has 7"):
+        ActionScale(mean[:2], std[:2]).model(model)
+    with pytest.raises(ev.EvaluationError, match="positive"):
+        ActionScale(mean, -std)
+    with pytest.raises(ev.EvaluationError, match="one length"):
+        ActionScale(mean, std[:3])
+
+
+def test_normalised_episodes_execute_the_scaled_plan_in_the_env():
+    from training.evaluate.units import ActionScale
+
+    envs = [Wall() for _ in range(3)]
+    starts, goals = ev.make_tasks(envs[0], 3, seed=5)
+    scale = ActionScale(np.linspace(-0.2, 0.2, 10), np.linspace(0.3, 0.8, 10))
+    model = scale.model(tiny_model(4, 10, seed=2))
+    settings = ev.apply_overrides(ev.default_settings("adam", "open-loop", WALL), "adam", TINY)
+    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), np.ones(4), 1, 5, scale)
+    np.testing.assert_allclose(objective.lo.numpy(), (-1 - scale.mean) / scale.std)
+    built = settings.build(model, objective, seed=3, backend="auto")
+    to_env = functools.partial(scale.to_env, low=-np.ones(10), high=np.ones(10))
+    episodes = ev.run_episodes(envs, built, starts, goals, 5, 5, to_env=to_env)
+    plan = built.plan(torch.tensor(starts, dtype=torch.float32), torch.tensor(goals, dtype=torch.float32))
+    raw = scale.mean + scale.std * plan.actions.double().numpy()
+    assert np.abs(raw).max() > 1                              # the float32 bound maps back just beyond the env's
+    np.testing.assert_allclose(episodes.actions, raw, rtol=0, atol=1e-7)
+    assert np.abs(episodes.actions).max() == 1                # clipped onto it
+
+
+def test_gradient_planners_weigh_every_step_and_sampling_planners_the_envs_objective():
+    for name, spec in ev.ENV_SPECS.items():
+        for planner in ("gd", "adam"):
+            assert ev.settings.default_objective(planner, spec) == ev.ObjectiveSettings("all", 0.5)
+        for planner in ("cem", "mppi"):
+            assert ev.settings.default_objective(planner, spec) == spec.objective == ev.ObjectiveSettings()
+
+
+def test_evaluation_records_objective_and_units_and_needs_action_statistics(tmp_path):
+    path = save_model(tmp_path, "wall-offline", tiny_model(4, 10, seed=4))
+    sets = {k: v for k, v in TINY.items() if k.split(".")[0] in ("adam", "cem")}
+    rows = ev.evaluate("Wall", [path], ["adam", "cem"], ["mpc"], tasks=2, device="cpu", overrides=sets,
+                       progress=False)
+    assert [json.loads(r["objective"])["mode"] for r in rows] == ["all", "last"]
+    assert [r["action_units"] for r in rows] == ["normalised"] * 2
+    raw = ev.evaluate("Wall", [path], ["adam"], ["mpc"], tasks=2, device="cpu", overrides=sets, progress=False,
+                      action_units="raw")
+    assert raw[0]["action_units"] == "raw"
+    (tmp_path / "bare").mkdir()
+    bare = save_model(tmp_path / "bare", "wall-offline", tiny_model(4, 10, seed=4), action_stats=False)
+    with pytest.raises(ev.EvaluationError, match="carries no action statistics.*--action-units raw"):
+        ev.evaluate("Wall", [bare], ["adam"], ["mpc"], tasks=2, device="cpu", overrides=sets, progress=False)
+    with pytest.raises(ev.EvaluationError, match="unknown action units 'metres'"):
+        ev.evaluate("Wall", [path], ["adam"], ["mpc"], tasks=2, device="cpu", action_units="metres")
+
+
+def _linear_dataset(episodes=20, length=24, seed=0):
+    """s_{t+1} = s_t + 0.1 a_t in 2 dims, uniform random actions."""
+    from training.data import Trajectories
+
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-1, 1, size=(episodes, length, 2))
+    states = np.concatenate([rng.normal(size=(episodes, 1, 2)), 0.1 * actions], axis=1).cumsum(axis=1)
+    return Trajectories(states, actions, {"env": "Wall", "frameskip": 2, "policy": "random"})
+
+
+def _loaded(model, frameskip=2):
+    return ev.LoadedModel(None, "m", model, "Wall", 1, frameskip, np.ones(2))
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_accuracy_of_the_true_dynamics_is_all_and_of_a_drifting_model_none(steps):
+    from training.evaluate.accuracy import held_out_episodes, rollout_accuracy
+
+    data = _linear_dataset()
+    env = SimpleNamespace(name="Linear", state_dim=2, is_success=lambda s, g: bool(np.linalg.norm(s - g) < 0.05))
+    B = 0.1 * torch.cat([torch.eye(2), torch.eye(2)]).double()           # a planner step: two env steps
+    exact = wmkernels.linear_world_model(torch.eye(2, dtype=torch.float64), B)
+    np.testing.assert_array_equal(held_out_episodes(data, 0.1), [18, 19])
+    acc = rollout_accuracy(_loaded(exact), env, data, steps, stride=3, dims=(0, 1))
+    starts_per_episode = len(range(0, 24 - 2 * steps + 1, 3))
+    assert (acc.windows, acc.within, acc.steps) == (2 * starts_per_episode, 2 * starts_per_episode, steps)
+    assert acc.median_error.max() < 1e-6 and acc.share == 1                # windows are float32
+    drifting = wmkernels.linear_world_model(torch.eye(2, dtype=torch.float64), B)
+    drifting.biases[-1] += 0.04                                           # 0.04 per step and dim
+    acc = rollout_accuracy(_loaded(drifting), env, data, steps, stride=3, dims=(1,))
+    assert acc.within == (acc.windows if 0.04 * steps * np.sqrt(2) < 0.05 else 0)
+    np.testing.assert_allclose(acc.median_error, [0.04 * steps], rtol=1e-5)
+    low, high = acc.interval()
+    assert low <= acc.share <= high
+
+
+def test_accuracy_refuses_windows_longer_than_the_episodes_and_other_state_sizes():
+    from training.evaluate.accuracy import rollout_accuracy
+
+    data = _linear_dataset(length=6)
+    env = SimpleNamespace(name="Linear", state_dim=2, is_success=lambda s, g: True)
+    model = wmkernels.linear_world_model(torch.eye(2), 0.1 * torch.ones(4, 2))
+    with pytest.raises(ev.EvaluationError, match="span 8 env steps, more than the data's episodes \\(6\\)"):
+        rollout_accuracy(_loaded(model), env, data, steps=4)
+    with pytest.raises(ev.EvaluationError, match="steps must be >= 1"):
+        rollout_accuracy(_loaded(model), env, data, steps=0)
+    with pytest.raises(ev.EvaluationError, match="2 dims, Linear's 3"):
+        rollout_accuracy(_loaded(model), SimpleNamespace(name="Linear", state_dim=3), data)
+
+
+def test_cli_accuracy_prints_a_row_per_model(tmp_path, capsys):
+    from training.data import collect
+
+    data = collect("Wall", 6, 30, seed=3, progress=False).save(tmp_path / "wall.npz")
+    path = save_model(tmp_path, "wall-offline", tiny_model(4, 10, seed=4))
+    results = ev.main(["--env", "Wall", "--model", str(path), "--accuracy", str(data), "--accuracy-steps", "2"])
+    assert list(results) == ["offline"] and results["offline"].steps == 2
+    assert results["offline"].windows == len(range(0, 30 - 10 + 1, 5))      # one held-out episode
+    out = capsys.readouterr().out
+    assert "| Wall model | windows | steps | within the success tolerance % [95%] | median error on dims [0, 1] |" in out
+    with pytest.raises(ev.EvaluationError, match="holds Wall episodes, not PointMaze"):
+        ev.main(["--env", "PointMaze", "--model", str(path), "--accuracy", str(data)])
+    with pytest.raises(ev.EvaluationError, match="no such dataset"):
+        ev.main(["--env", "Wall", "--model", str(path), "--accuracy", str(tmp_path / "none.npz")])

@@ -23,10 +23,14 @@ import wmkernels
 from ..config import METHODS
 from ..envs import GYM_PREFIX
 from ..model_info import OBJECTIVE_MODES
+from ..data import make_name
+from .errors import EvaluationError
 from .evaluation import evaluate
 from .models import find_models, ship
 from .report import write_report
-from .settings import ENV_SPECS, MODES, PLANNER_CHOICES, PLANNERS, ObjectiveSettings, check_env_name, parse_overrides
+from .units import ACTION_UNITS
+from .settings import (ENV_SPECS, MODES, PLANNER_CHOICES, PLANNERS, ObjectiveSettings, check_env_name, env_spec,
+                       parse_overrides)
 
 TASK_FLAGS = {"goal_steps": "--goal-steps", "success_dims": "--success-dims", "success_tol": "--success-tol"}
 
@@ -50,9 +54,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--set", dest="overrides", action="append", metavar="PLANNER.FIELD=VALUE",
                         help="override a planner setting, e.g. --set gd.lr=0.1 (repeatable)")
+    parser.add_argument("--action-units", default="normalised", choices=ACTION_UNITS,
+                        help="the planners' variable: the action in units of the training data's std "
+                             "(normalised, the default) or the env's own (raw)")
     objective = parser.add_argument_group(
-        "objective (how the planning steps are weighed; default: last for the built-in envs, all with base "
-        "0.5 for gym:<id>)")
+        "objective (how the planning steps are weighed, for every planner; default: all with base 0.5 for GD "
+        "and Adam, and for CEM and MPPI last on the built-in envs, all with base 0.5 on gym:<id>)")
     objective.add_argument("--objective", dest="objective_mode", choices=OBJECTIVE_MODES,
                            help="last: the final state only; all: every step t, weighted base^(t-1)")
     objective.add_argument("--objective-base", type=float, help="the base of 'all' (given alone, it implies 'all')")
@@ -64,6 +71,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     task.add_argument("--success-dims", type=int, nargs="+", metavar="D",
                       help="state indices compared with the goal (default: from the joint types)")
     task.add_argument("--success-tol", type=float, help="success when the error's norm is below this (default 0.1)")
+    accuracy = parser.add_argument_group("model accuracy (instead of planning)")
+    accuracy.add_argument("--accuracy", metavar="DATA", help="a dataset (.npz, training.data collect) to roll the "
+                                                            "held-out episodes' true actions of through each model")
+    accuracy.add_argument("--accuracy-steps", type=int, default=5, help="planner steps per window (default 5)")
     parser.add_argument("--out", default="eval/results", help="output folder (default: eval/results)")
     parser.add_argument("--ship", nargs="+", metavar="RUN_DIR",
                         help="copy training runs' model.wmk into --models-dir as <env>-<method>.wmk, then exit")
@@ -71,8 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.ship and not args.env:
         parser.error("--env is required (or --ship)")
-    if args.env == "all" and args.model:
-        parser.error("--model needs one --env; with --env all models come from --models-dir")
+    if args.env == "all" and (args.model or args.accuracy):
+        parser.error("--model and --accuracy need one --env; with --env all models come from --models-dir")
     given = [flag for key, flag in TASK_FLAGS.items() if getattr(args, key) is not None]
     if given and not (args.env or "").startswith(GYM_PREFIX):
         parser.error(f"{', '.join(given)} set the tasks of a {GYM_PREFIX}<id> env; the built-in envs have their own")
@@ -87,6 +98,8 @@ def main(argv=None) -> list[dict]:
         return []
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.accuracy:
+        return report_accuracy(args)
     overrides = parse_overrides(args.overrides)
     objective = None
     if (args.objective_mode, args.objective_base, args.objective_weights) != (None, None, None):
@@ -99,8 +112,36 @@ def main(argv=None) -> list[dict]:
     for env in envs:
         paths = args.model or find_models(args.models_dir, env, args.methods)
         rows += evaluate(env, paths, args.planner, args.mode, args.tasks, args.seed, args.backend, args.device,
-                         overrides, args.progress, task_kwargs, objective)
+                         overrides, args.progress, task_kwargs, objective, args.action_units)
     paths = write_report(rows, args.out)
     print(paths["markdown"].read_text())
     print(f"wrote {', '.join(str(p) for p in paths.values())}")
     return rows
+
+
+def report_accuracy(args) -> dict:
+    """``--accuracy DATA``: each model's share of held-out windows predicted within the success tolerance."""
+    from pathlib import Path
+
+    from ..data import Trajectories
+    from ..envs import make
+    from .accuracy import accuracy_table, rollout_accuracy
+    from .models import check_model, load_model, read_sidecar
+
+    env_name = check_env_name(args.env)
+    if not Path(args.accuracy).is_file():
+        raise EvaluationError(f"--accuracy: no such dataset {args.accuracy!r}")
+    data = Trajectories.load(args.accuracy)
+    if make_name(data.metadata["env"]) != env_name:
+        raise EvaluationError(f"--accuracy: {args.accuracy} holds {data.metadata['env']} episodes, not {env_name}")
+    env = make(env_name, **(data.metadata.get("env_kwargs") or {}))
+    results = {}
+    for path in args.model or find_models(args.models_dir, env_name, args.methods):
+        loaded = load_model(path, "cpu")
+        check_model(loaded, env)
+        config = (loaded.model.metadata or read_sidecar(Path(path))).get("train_config") or {}
+        results[loaded.label] = rollout_accuracy(loaded, env, data, args.accuracy_steps,
+                                                 config.get("val_fraction", 0.1), dims=env_spec(env).goal_dims)
+    env.close()
+    print(accuracy_table(env_name, results))
+    return results

@@ -92,12 +92,14 @@ def _goal_input(goals, states, angle_dims, num_hist, model) -> torch.Tensor:
 
 
 def run_episodes(envs, planner, starts, goals, steps: int, execute: int, num_hist: int = 1,
-                 angle_dims=()) -> Episodes:
+                 angle_dims=(), to_env=None) -> Episodes:
     """Run the P tasks (envs[p] from starts[p] toward goals[p], [P, S]) in lockstep for ``steps``
     planner steps, planning for all of them in one batched call every ``execute`` steps
     (``wmkernels.MPC`` with warm start; open-loop is steps = execute = horizon). The model's state
-    is the last ``num_hist`` frames, the start repeated at first. One untimed call first loads and
-    compiles the backend. Never reads ``is_success``."""
+    is the last ``num_hist`` frames, the start repeated at first. ``to_env`` maps the planner's
+    actions [P, T, kA] to the env's (default: the same; ``ActionScale.to_env`` for normalised
+    units); ``Episodes.actions`` holds the env's. One untimed call first loads and compiles the
+    backend. Never reads ``is_success``."""
     P, S = starts.shape
     model, device = planner.model, planner.model.device
     mpc = wmkernels.MPC(planner, execute=execute)
@@ -118,6 +120,8 @@ def run_episodes(envs, planner, starts, goals, steps: int, execute: int, num_his
         bad = ~np.isfinite(planned)
         nonfinite |= bad.any(axis=(1, 2))
         planned[bad] = 0.0
+        if to_env is not None:
+            planned = to_env(planned)
         for action in planned.transpose(1, 0, 2)[: steps - len(executed)]:
             frames = np.stack([env.step(a) for env, a in zip(envs, action)])
             history = np.concatenate([history[:, 1:], frames[:, None]], axis=1)

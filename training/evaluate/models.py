@@ -3,8 +3,9 @@
 A model is ``<name>.wmk`` (an ``MLPWorldModel`` in raw units) carrying its metadata
 (``training.model_info``, ``model.metadata``), as a training run writes it and ``ship`` copies it.
 A model file without metadata (written before it existed) has a ``<name>.json`` sidecar beside it
-holding env, method, num_hist, frameskip, state_std and the training config; ``ship`` still
-writes one for such a run folder. state_std: the training data's per-dimension std [S].
+holding env, method, num_hist, frameskip, state_std, optionally action_mean and action_std, and
+the training config; ``ship`` still writes one for such a run folder. state_std: the training
+data's per-dimension std [S]; action_mean, action_std: its planner actions' [k A].
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ..config import METHODS
 from ..data import file_stem, make_name
 from ..model_info import SCHEMA, ModelInfo
 from .errors import EvaluationError
+from .units import ActionScale
 
 
 @dataclass
@@ -37,6 +39,7 @@ class LoadedModel:
     frameskip: int
     state_std: np.ndarray  # [S]
     env_kwargs: dict = field(default_factory=dict)
+    action_scale: ActionScale | None = None   # the training data's planner-action statistics, if recorded
 
 
 def _file_metadata(path: Path) -> dict:
@@ -49,8 +52,8 @@ def _file_metadata(path: Path) -> dict:
 
 def run_metadata(run_dir) -> dict:
     """The metadata of a training run folder's ``model.wmk``, or for a model without any the older
-    sidecar (env, method, num_hist, frameskip, state_std of the training episodes from ``model.pt``,
-    and the training config)."""
+    sidecar (env, method, num_hist, frameskip, state_std, action_mean and action_std of the training
+    episodes from ``model.pt``, and the training config)."""
     run_dir = Path(run_dir)
     if not (run_dir / "model.wmk").is_file():
         raise EvaluationError(f"{run_dir} holds no model.wmk (a training run with --arch mlp writes one)")
@@ -63,10 +66,12 @@ def run_metadata(run_dir) -> dict:
             raise EvaluationError(f"{run_dir} is not a training run folder: {p} is missing")
     config = json.loads(config_path.read_text())
     state = torch.load(state_path, weights_only=True, map_location="cpu")
-    state_std = state["normalizer"]["state_std"].double().tolist()
+    norm = state["normalizer"]
     frameskip = config.get("frameskip") or state["action_dim"] // _env_action_dim(config["env"])
     return {"env": make_name(config["env"]), "method": config["method"], "num_hist": int(config["num_hist"]),
-            "frameskip": int(frameskip), "state_std": state_std, "train_config": config}
+            "frameskip": int(frameskip), "state_std": norm["state_std"].double().tolist(),
+            "action_mean": norm["action_mean"].double().tolist(), "action_std": norm["action_std"].double().tolist(),
+            "train_config": config}
 
 
 def _env_action_dim(env_name: str) -> int:
@@ -100,15 +105,22 @@ def planning_fields(meta: dict, path) -> dict:
         except ValueError as err:
             raise EvaluationError(f"the metadata of {path}: {err}") from err
         return {"env": info.env, "method": info.method, "num_hist": info.num_hist, "frameskip": info.frameskip,
-                "state_std": info.normalization["state_std"], "env_kwargs": info.env_kwargs}
+                "state_std": info.normalization["state_std"], "env_kwargs": info.env_kwargs,
+                "action_scale": ActionScale(info.normalization["action_mean"], info.normalization["action_std"])}
     missing = {"env", "num_hist", "frameskip", "state_std"} - set(meta)
     if missing:
         raise EvaluationError(f"the metadata of {path} lacks {sorted(missing)}")
     state_std = np.asarray(meta["state_std"], dtype=np.float64)
     if state_std.ndim != 1 or not np.all(state_std > 0):
         raise EvaluationError(f"the metadata of {path} needs a positive state_std vector")
+    scale = None
+    if "action_mean" in meta or "action_std" in meta:
+        try:
+            scale = ActionScale(meta["action_mean"], meta["action_std"])
+        except (KeyError, EvaluationError) as err:
+            raise EvaluationError(f"the metadata of {path}: bad or missing action statistics ({err})") from None
     return {"env": meta["env"], "method": meta.get("method", ""), "num_hist": int(meta["num_hist"]),
-            "frameskip": int(meta["frameskip"]), "state_std": state_std, "env_kwargs": {}}
+            "frameskip": int(meta["frameskip"]), "state_std": state_std, "env_kwargs": {}, "action_scale": scale}
 
 
 def model_label(path: Path, env_name: str) -> str:
@@ -130,7 +142,7 @@ def load_model(path, device) -> LoadedModel:
         raise EvaluationError(f"cannot load model {path}: {err}") from err
     fields = planning_fields(model.metadata or read_sidecar(path), path)
     return LoadedModel(path, model_label(path, fields["env"]), model, make_name(fields["env"]), fields["num_hist"],
-                       fields["frameskip"], fields["state_std"], fields["env_kwargs"])
+                       fields["frameskip"], fields["state_std"], fields["env_kwargs"], fields["action_scale"])
 
 
 def check_model(loaded: LoadedModel, env) -> None:
@@ -146,6 +158,8 @@ def check_model(loaded: LoadedModel, env) -> None:
             f"num_hist {H} needs state {H * env.state_dim} and action {env.planner_action_dim}")
     if loaded.state_std.shape != (env.state_dim,):
         raise EvaluationError(f"the metadata of {path} needs a state_std of length {env.state_dim}")
+    if loaded.action_scale is not None and loaded.action_scale.mean.shape != (env.planner_action_dim,):
+        raise EvaluationError(f"the metadata of {path} needs action statistics of length {env.planner_action_dim}")
 
 
 def ship(run_dir, models_dir) -> Path:

@@ -72,23 +72,24 @@ def headline_table(rows) -> str:
 
 
 def settings_tables(rows) -> str:
-    """Each env's spec, success test and objective, and each distinct planner setting with the envs
-    that used it, as markdown."""
+    """Each env's spec and success test, and each distinct planner setting (with its objective and
+    action units) with the envs that used it, as markdown."""
     envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
-    lines = ["| env | goal dims (q = 1/std^2) | angle dims | MPC steps | CEM/MPPI iters | success | objective |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| env | goal dims (q = 1/std^2) | angle dims | MPC steps | CEM/MPPI iters | success |",
+             "|---|---|---|---|---|---|"]
     for env in envs:
         r = next(r for r in rows if r["env"] == env)
         lines.append(f"| {env} | {r['goal_dims']} | {r['angle_dims']} | {r['mpc_steps']} | {r['sampling_iters']} "
-                     f"| `{r['success']}` | `{r['objective']}` |")
-    lines += ["", "| planner | mode | envs | settings |", "|---|---|---|---|"]
+                     f"| `{r['success']}` |")
+    lines += ["", "| planner | mode | envs | settings | objective | action units |", "|---|---|---|---|---|---|"]
     used = {}
     for r in rows:
-        used.setdefault((r["planner"], r["mode"], r["settings"]), set()).add(r["env"])
+        used.setdefault((r["planner"], r["mode"], r["settings"], r["objective"], r["action_units"]), set()).add(r["env"])
     order = lambda k: (PLANNER_CHOICES.index(k[0]), MODES.index(k[1]))
-    for (planner, mode, settings) in sorted(used, key=order):
-        lines.append(f"| {planner} | {mode} | {', '.join(_ordered(used[planner, mode, settings], envs))} "
-                     f"| `{settings}` |")
+    for key in sorted(used, key=order):
+        planner, mode, settings, objective, units = key
+        lines.append(f"| {planner} | {mode} | {', '.join(_ordered(used[key], envs))} | `{settings}` "
+                     f"| `{objective}` | {units} |")
     return "\n".join(lines)
 
 

@@ -1,5 +1,8 @@
 """Env specs, the objective and planner settings (docs/training.md, "Planner settings of the evaluation").
 
+Objective (``default_objective``): GD and Adam weigh every planning step (base 0.5), CEM and MPPI
+the env's (the final state on the built-in envs); ``--objective`` sets one for all planners.
+
 Goal dims (``ENV_SPECS``): the state dims the env's ``is_success`` reads: PointMaze and Wall xy;
 PushT agent xy, block xy and block angle; Pusher the object xy. A ``gym:<id>`` env's spec comes
 from the env (``env_spec``): its success dims, its unlimited hinges as angle dims, an MPC budget of
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+
+import numpy as np
 
 import wmkernels
 
@@ -58,14 +63,18 @@ class ObjectiveSettings:
         if self.weights is not None and (not self.weights or min(self.weights) < 0):
             raise EvaluationError(f"objective weights must be non-negative numbers, got {self.weights}")
 
-    def build(self, env, goal_dims, state_std, num_hist: int, horizon: int) -> wmkernels.Objective:
+    def build(self, env, goal_dims, state_std, num_hist: int, horizon: int, scale=None) -> wmkernels.Objective:
         """The cost on ``goal_dims`` of the newest frame, q = 1 / state_std^2, the env's action bounds
-        tiled over its frameskip (``training.model_info.planning_objective``)."""
+        tiled over its frameskip (``training.model_info.planning_objective``), mapped to normalised
+        action units by ``scale`` (an ``ActionScale``) when given."""
         if self.weights is not None and len(self.weights) != horizon:
             raise EvaluationError(f"objective weights has {len(self.weights)} entries but the planner's "
                                   f"horizon is {horizon}")
-        return planning_objective(state_std, num_hist, goal_dims, env.action_low, env.action_high, env.frameskip,
-                                  self.mode, self.base, None if self.weights is None else list(self.weights))
+        low, high = np.tile(env.action_low, env.frameskip), np.tile(env.action_high, env.frameskip)
+        if scale is not None:
+            low, high = scale.bounds(low, high)
+        return planning_objective(state_std, num_hist, goal_dims, low, high, 1, self.mode, self.base,
+                                  None if self.weights is None else list(self.weights))
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,18 @@ class DoNothingSettings:
 
     horizon: int = 5
     execute: int = 5
+
+
+GRADIENT_OBJECTIVE = ObjectiveSettings(mode="all", base=0.5)
+"""The gradient planners' objective (GD, Adam): every planning step, step t weighted 0.5^(t-1), as
+in the paper's released planning configs; CEM and MPPI keep the env's (the final state for the
+built-in envs)."""
+
+
+def default_objective(planner: str, spec: EnvSpec) -> ObjectiveSettings:
+    """The objective ``planner`` plans with on an env of ``spec`` unless one is given."""
+    check_choice("planner", planner, PLANNER_CHOICES)
+    return GRADIENT_OBJECTIVE if planner in ("gd", "adam") else spec.objective
 
 
 def default_settings(planner: str, mode: str, spec: EnvSpec):
