@@ -77,7 +77,7 @@ class TrainConfig:
     # AWM
     awm_state_factor: float = 0.05
     awm_action_factor: float = 0.02
-    awm_std: str = "first"             # first (fixed from the first minibatch) | batch
+    awm_std: str = "batch"             # batch (the radii of every batch, as released) | first (fixed from the first)
     awm_steps: int = 1                 # 1: FGSM with random start; k > 1: PGD-k
     awm_alpha: float | None = None     # step size / eps (default 1.25 for FGSM, 2.5 / k for PGD)
     # OWM

@@ -5,10 +5,10 @@ AWM (``AdversarialPerturbation``)
     For a batch of model inputs (z, a) in the units the model sees, and the clean target:
     one radius per input part, eps = factor * r (state: ``state_factor``, action:
     ``action_factor``), where the trainer takes r = mean over the batch's rows of each row's
-    std over that part's dims (``row_spread``), from the first minibatch (``std="first"``,
-    then fixed) or from every batch (``std="batch"``). FGSM with a random start:
-    d ~ U[-eps, eps], one ascent step d += alpha sign(grad_d loss) with alpha = 1.25 eps,
-    then d is clipped back to [-eps, eps]. ``steps`` > 1 gives PGD-k: k such steps of size
+    std over that part's dims (``row_spread``), from every batch (``std="batch"``, the released
+    code's "adaptive" radii) or from the first minibatch, then fixed (``std="first"``). FGSM
+    with a random start: d ~ U[-eps, eps], one ascent step d += alpha sign(grad_d loss) with
+    alpha = 1.25 eps, then d is clipped back to [-eps, eps]. ``steps`` > 1 gives PGD-k: k such steps of size
     alpha (default 2.5 eps / k), each projected. The target stays the clean next state;
     the caller updates on the perturbed batch only.
 
@@ -51,7 +51,7 @@ class AdversarialPerturbation:
     """FGSM with a random start (or PGD-k) on (state, action) inputs; see the module docstring."""
 
     def __init__(self, state_factor: float = 0.05, action_factor: float = 0.02, steps: int = 1,
-                 alpha: float | None = None, std: str = "first"):
+                 alpha: float | None = None, std: str = "batch"):
         if state_factor < 0 or action_factor < 0:
             raise ValueError(f"state_factor and action_factor must be >= 0, got {state_factor}, {action_factor}")
         if steps < 1:

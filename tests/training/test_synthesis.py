@@ -278,6 +278,7 @@ def test_awm_defaults_are_the_training_configs():
 
     awm, cfg = AdversarialPerturbation(), TrainConfig()
     assert (awm.state_factor, awm.action_factor, awm.steps) == (cfg.awm_state_factor, cfg.awm_action_factor, 1)
+    assert awm.std_mode == cfg.awm_std == "batch"
     eps_z, eps_a = awm.epsilons(torch.full((3,), 2.0), torch.full((2,), 4.0))
     torch.testing.assert_close(eps_z, torch.full((3,), 2.0 * cfg.awm_state_factor))
     torch.testing.assert_close(eps_a, torch.full((2,), 4.0 * cfg.awm_action_factor))
