@@ -242,6 +242,7 @@ def test_cli_with_a_config_file_collects_data_on_the_fly(tmp_path):
     main(["--config", str(path), "--no-progress", "--lr", "0.01"])
     out = tmp_path / "run"
     assert (out / "data.npz").exists() and (out / "model.wmk").exists() and (out / "checkpoint.pt").exists()
+    assert np.load(out / "data.npz")["actions"].shape[:2] == (6, 20)
     assert json.loads((out / "config.json").read_text())["lr"] == 0.01
     assert wmkernels.MLPWorldModel.load(out / "model.wmk").state_dim == 4
 

@@ -147,10 +147,97 @@ def test_init_refuses_a_missing_file_and_another_architecture(tmp_path, wall):
         _trainer(tmp_path / "b", wall(), init=path, widths=[32])
     with pytest.raises(ConfigError, match=r"^config field 'init': .* was trained with num_hist=1, this run has 2$"):
         _trainer(tmp_path / "c", wall(), init=path, num_hist=2)
-    with pytest.raises(ConfigError, match=r"^config field 'init': .* frame and action sizes"):
+    with pytest.raises(ConfigError, match=r"^config field 'init': .* has frame and action sizes \(4, 10\), "
+                                          r"this run's data has \(4, 2\)$"):
         _trainer(tmp_path / "d", wall(), init=path, frameskip=1)
 
 
 def test_data_of_another_env_is_refused_naming_env(tmp_path, wall):
     with pytest.raises(ConfigError, match=r"^config field 'env': 'PointMaze' but the data file holds 'Wall'$"):
         Trainer(make_config({"env": "PointMaze", "data": wall(), "out": str(tmp_path / "run"), **SMALL}))
+
+
+def test_the_refusal_lists_every_run_file_found(tmp_path, wall):
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("log.csv", "model.pt"):
+        (out / name).write_text("stale")
+    with pytest.raises(ConfigError, match=r"already holds a training run \(log\.csv, model\.pt\);"):
+        _trainer(tmp_path, wall())
+
+
+def _collecting(tmp_path, out, **kw):
+    """A run without --data: it collects episodes x length into <out>/data.npz."""
+    return Trainer(make_config({"env": "Wall", "out": str(out), **SMALL, **kw}))
+
+
+def test_without_data_the_run_collects_the_asked_size_into_a_new_nested_folder(tmp_path):
+    out = tmp_path / "a" / "b" / "run"
+    trainer = _collecting(tmp_path, out, episodes=5, length=12)
+    assert trainer.data.actions.shape[:2] == (5, 12)
+    assert (out / "data.npz").is_file()
+
+
+def test_a_collected_dataset_is_reused_not_collected_again(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()                                            # an existing empty folder is fine
+    _collecting(tmp_path, out, episodes=4, length=12)
+    before = (out / "data.npz").read_bytes()
+
+    def no_collection(*args, **kwargs):
+        raise AssertionError("the dataset was collected again")
+
+    monkeypatch.setattr(trainer_module, "collect", no_collection)
+    again = _collecting(tmp_path, out, episodes=4, length=12)
+    assert (out / "data.npz").read_bytes() == before and again.data.actions.shape[:2] == (4, 12)
+    with pytest.raises(ConfigError, match=rf"^config field 'episodes'/'length': {out / 'data.npz'} holds \(4, 12\) "
+                                          r"but the config asks for \(5, 12\); delete it or pass --data$"):
+        _collecting(tmp_path, out, episodes=5, length=12)
+
+
+def test_the_logged_train_loss_is_the_mean_over_batches_of_the_batch_mse(tmp_path, wall):
+    from training.data import transitions
+
+    trainer = _trainer(tmp_path, wall(), lr=1e-30)              # the model does not move
+    module = trainer.module
+    expected = []
+    with torch.no_grad():
+        for batch in trainer._batches(0):
+            z, a, target = transitions(*trainer._normalised(trainer.train_frames[batch], trainer.train_actions[batch]),
+                                       trainer.cfg.num_hist)
+            expected.append(float(((module(z, a)[..., -trainer.S:] - target) ** 2).mean()))
+    assert trainer.train_epoch(0) == pytest.approx(np.mean(expected), rel=1e-5)
+
+
+def test_awm_random_starts_are_uniform_on_minus_one_to_one(tmp_path, wall):
+    trainer = _trainer(tmp_path, wall(12, 20), method="adversarial", batch=64)
+    starts = []
+    perturb = trainer.awm.perturb
+
+    def record(predict, z, a, target, eps_z, eps_a, start_z, start_a):
+        starts.append((start_z.clone(), start_a.clone()))
+        return perturb(predict, z, a, target, eps_z, eps_a, start_z, start_a)
+
+    trainer.awm.perturb = record
+    trainer.train_epoch(0)
+    for part in (torch.cat([z for z, _ in starts]), torch.cat([a for _, a in starts])):
+        assert float(part.min()) >= -1 and float(part.max()) <= 1
+        assert float(part.min()) < -0.99 and float(part.max()) > 0.99
+        assert abs(float(part.mean())) < 0.02 and float(part.var()) == pytest.approx(1 / 3, rel=0.05)
+
+
+def test_owm_plan_seeds_follow_the_documented_formula(tmp_path, wall):
+    """docs/training.md: the plan's seed is (seed * 1000003 + step * world_size + rank) mod 2^32."""
+    seed = 4_294_967_000                                       # large enough for the product to wrap
+    trainer = _trainer(tmp_path, wall(12, 20), method="online", owm_every=2, seed=seed, owm_iters=2,
+                       owm_backend="torch")
+    seeds = []
+
+    def stand_in_correction(model, frames, actions, plan_seed, action_dim=None):
+        seeds.append(plan_seed)
+        return frames.clone(), actions.clone()
+
+    trainer.owm.correct = stand_in_correction
+    trainer.train_epoch(0)
+    steps = range(0, len(trainer._batches(0)), 2)
+    assert seeds == [(seed * 1_000_003 + step) % 2**32 for step in steps]
