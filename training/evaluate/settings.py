@@ -39,7 +39,7 @@ GYM_OBJECTIVE = dict(mode="all", base=0.5)
 """A gym env's default objective: every planning step, step t weighted 0.5^(t-1) (the paper's
 alternative cost). Its goals are a few steps away; under MPC the final-state cost keeps the arrival
 one horizon ahead: Adam reached 0% on Reacher-v5 and 2% on Swimmer-v5 with it, 76% and 42% with
-this one (50 tasks, README)."""
+this one (50 tasks, raw action units, README)."""
 
 
 def check_choice(what: str, value, options) -> None:

@@ -1,0 +1,80 @@
+"""Which tasks do the planners miss on PointMaze and Wall? Any-time success split by whether the
+straight segment from start to goal is free (the planners' 5-step horizon sees 25 env steps ahead,
+and the cost is the distance to the goal, so a task whose straight way is blocked asks a myopic
+planner to move away from the goal first).
+
+    python eval/geometry.py --out eval/results-adam20/geometry.md
+
+Runs Adam under MPC (20 warm-started iterations) on each env's online model and CEM under MPC on
+its offline model, the settings of eval/results-adam20, on the evaluation's 50 tasks (seed 0).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the training package lives in the repository
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from training import evaluate as ev  # noqa: E402
+from training.envs.wall import DOOR_CENTER, DOOR_HALF_WIDTH  # noqa: E402
+from training.evaluate.stats import wilson_interval  # noqa: E402
+
+RUNS = {"Adam + MPC, online": ("online", "adam", {"adam.iters": "20"}), "CEM + MPC, offline": ("offline", "cem", {})}
+
+
+def straight_way_is_free(env, start, goal, samples=200) -> bool:
+    """Whether every point of the segment start-goal (xy) is free of walls."""
+    points = start[:2] + np.linspace(0, 1, samples)[:, None] * (goal[:2] - start[:2])
+    if env.name == "Wall":
+        t = -start[0] / (goal[0] - start[0])                      # where the segment crosses x = 0
+        return abs(start[1] + t * (goal[1] - start[1]) - DOOR_CENTER) < DOOR_HALF_WIDTH
+    return all(env.is_free(p) for p in points)
+
+
+def anytime_success(env_name, label, planner, overrides, tasks, seed):
+    envs = ev.make_envs(env_name, tasks)
+    spec = ev.ENV_SPECS[env_name]
+    loaded = ev.load_model(f"models/{env_name.lower()}-{label}.wmk", "cpu")
+    settings = ev.apply_overrides(ev.default_settings(planner, "mpc", spec), planner, overrides)
+    scale = loaded.action_scale
+    cost = ev.settings.default_objective(planner, spec).build(envs[0], spec.goal_dims, loaded.state_std,
+                                                              loaded.num_hist, settings.horizon, scale)
+    starts, goals = ev.make_tasks(envs[0], tasks, seed)
+    low, high = (np.tile(b, envs[0].frameskip) for b in (envs[0].action_low, envs[0].action_high))
+    episodes = ev.run_episodes(envs, settings.build(scale.model(loaded.model), cost, seed, "cpp"), starts, goals,
+                               spec.mpc_steps, settings.execute, loaded.num_hist, spec.angle_dims,
+                               lambda u: scale.to_env(u, low, high))
+    return envs[0], starts, goals, ev.score_anytime(envs[0], episodes.boundary_states, goals)
+
+
+def rate(hits) -> str:
+    k, n = int(hits.sum()), len(hits)
+    if n == 0:
+        return "-"
+    low, high = wilson_interval(k, n)
+    return f"{k}/{n} = {100 * k / n:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    lines = ["| env | planner | straight way free: solved | straight way blocked: solved |", "|---|---|---|---|"]
+    for env_name in ("PointMaze", "Wall"):
+        for name, (label, planner, overrides) in RUNS.items():
+            env, starts, goals, solved = anytime_success(env_name, label, planner, overrides, args.tasks, args.seed)
+            free = np.array([straight_way_is_free(env, s, g) for s, g in zip(starts, goals)])
+            lines.append(f"| {env_name} | {name} | {rate(solved[free])} | {rate(solved[~free])} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        args.out.write_text("# Any-time success by task geometry (50 tasks, seed 0)\n\n" + table)
+
+
+if __name__ == "__main__":
+    main()
