@@ -241,3 +241,48 @@ def test_owm_plan_seeds_follow_the_documented_formula(tmp_path, wall):
     trainer.train_epoch(0)
     steps = range(0, len(trainer._batches(0)), 2)
     assert seeds == [(seed * 1_000_003 + step) % 2**32 for step in steps]
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_each_epoch_has_a_progress_bar_over_its_batches_with_the_batch_loss(tmp_path, wall, monkeypatch, shown):
+    bars = []
+
+    class Bar:
+        def __init__(self, iterable, desc, enabled, unit, leave):
+            self.items, self.desc, self.enabled, self.unit, self.leave = list(iterable), desc, enabled, unit, leave
+            self.postfixes = []
+            bars.append(self)
+
+        def __iter__(self):
+            return iter(self.items)
+
+        def set_postfix(self, **values):
+            self.postfixes.append(values)
+
+    monkeypatch.setattr(trainer_module, "progress", lambda it, desc, enabled, unit, leave: Bar(it, desc, enabled,
+                                                                                             unit, leave))
+    trainer = _trainer(tmp_path, wall(), epochs=2, progress=shown)
+    losses = []
+    update = trainer._update
+    trainer._update = lambda *args: losses.append(update(*args)) or losses[-1]
+    trainer.run()
+    batches = len(trainer._batches(0))
+    assert [(b.desc, b.enabled, b.unit, b.leave, len(b.items)) for b in bars] == [
+        ("epoch 1/2", shown, "batch", False, batches), ("epoch 2/2", shown, "batch", False, batches)]
+    postfixes = [p for b in bars for p in b.postfixes]
+    assert postfixes == ([{"loss": f"{float(loss):.4g}"} for loss in losses] if shown else [])
+
+
+def test_an_epochs_batches_split_a_seeded_shuffle_of_every_window(tmp_path, wall):
+    trainer = _trainer(tmp_path, wall())
+    n = len(trainer.train_frames)
+    odd = _trainer(tmp_path, wall(), batch=n - 1)                    # n windows: a batch of n - 1, then 1
+    for t in (trainer, odd):
+        for epoch in (0, 1):
+            batches = t._batches(epoch)
+            assert [len(b) for b in batches] == [len(range(i, min(i + t.cfg.batch, n))) for i in range(0, n, t.cfg.batch)]
+            torch.testing.assert_close(torch.cat(batches).sort().values, torch.arange(n), rtol=0, atol=0)
+    assert [len(b) for b in odd._batches(0)] == [n - 1, 1]
+    assert not torch.equal(torch.cat(trainer._batches(0)), torch.cat(trainer._batches(1)))   # reshuffled
+    assert not torch.equal(torch.cat(trainer._batches(0)), torch.arange(n))
+    torch.testing.assert_close(torch.cat(trainer._batches(1)), torch.cat(_trainer(tmp_path, wall())._batches(1)))
