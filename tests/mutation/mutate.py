@@ -3,6 +3,7 @@
     python tests/mutation/mutate.py                 # every module in MODULES
     python tests/mutation/mutate.py random sampling # some of them
     python tests/mutation/mutate.py --list
+    python tests/mutation/mutate.py --survivors trainer   # after new tests: rerun the last survivors
 
 Each module runs in its own copy of the tracked files (plus the built extension) under
 build/mutate/<name>/, so the working tree is never mutated, and its mutants run only the test
@@ -72,16 +73,26 @@ def _counts(tree: Path):
     return len(rows) - len(survived), len(survived), len(rows), survived
 
 
-def run(name: str, python: str) -> tuple:
+def run(name: str, python: str, survivors_only: bool = False) -> tuple:
+    """Mutate one module in a fresh copy of the tree; with ``survivors_only``, keep the last run's
+    copy and results, bring in the working tree's tests, and rerun only its surviving mutants."""
     path, stages = MODULES[name]
     tree = ROOT / "build" / "mutate" / name
-    _copy_tree(tree)
     mutmut = str(Path(python).with_name("mutmut"))
     # mutmut 2 counts only exit status 1 as a kill; a mutant that breaks collection exits 2
     stages = (stages,) if isinstance(stages, str) else stages
     runner = "sh -c " + shlex.quote("; ".join(f"{python} {PYTEST} {tests} || exit 1" for tests in stages))
-    subprocess.run(["nice", "-n", "10", mutmut, "run", "--paths-to-mutate", path, "--tests-dir", "tests/",
-                    "--runner", runner, "--no-progress"], cwd=tree)
+    command = ["nice", "-n", "10", mutmut, "run", "--paths-to-mutate", path, "--tests-dir", "tests/",
+               "--runner", runner, "--no-progress"]
+    if survivors_only:
+        if not (tree / ".mutmut-cache").exists():
+            raise SystemExit(f"{name}: no earlier run in {tree} to rerun the survivors of")
+        shutil.copytree(ROOT / "tests", tree / "tests", dirs_exist_ok=True)
+        for mutant in _counts(tree)[3]:
+            subprocess.run(command[:5] + [str(mutant)] + command[5:], cwd=tree)
+    else:
+        _copy_tree(tree)
+        subprocess.run(command, cwd=tree)
     killed, survived, total, ids = _counts(tree)
     with open(tree / "survivors.txt", "w") as out:
         for i in ids:
@@ -95,6 +106,8 @@ def main(argv=None):
     parser.add_argument("modules", nargs="*", help=f"names among {', '.join(MODULES)} (default: all)")
     parser.add_argument("--list", action="store_true", help="print the modules and their tests")
     parser.add_argument("--python", default=sys.executable, help="the interpreter with wmkernels and mutmut")
+    parser.add_argument("--survivors", action="store_true",
+                        help="rerun only the last run's surviving mutants, against the working tree's tests")
     args = parser.parse_args(argv)
     if args.list:
         for name, (path, stages) in MODULES.items():
@@ -103,7 +116,7 @@ def main(argv=None):
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown modules {unknown}; choose among {', '.join(MODULES)}")
-    results = {name: run(name, args.python) for name in (args.modules or MODULES)}
+    results = {name: run(name, args.python, args.survivors) for name in (args.modules or MODULES)}
     print(f"\n{'module':18} {'killed':>7} {'survived':>9} {'total':>6} {'score':>6}")
     for name, (killed, survived, total) in results.items():
         print(f"{name:18} {killed:7} {survived:9} {total:6} {killed / max(total, 1):6.1%}")
