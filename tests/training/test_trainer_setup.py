@@ -286,3 +286,54 @@ def test_an_epochs_batches_split_a_seeded_shuffle_of_every_window(tmp_path, wall
     assert not torch.equal(torch.cat(trainer._batches(0)), torch.cat(trainer._batches(1)))   # reshuffled
     assert not torch.equal(torch.cat(trainer._batches(0)), torch.arange(n))
     torch.testing.assert_close(torch.cat(trainer._batches(1)), torch.cat(_trainer(tmp_path, wall())._batches(1)))
+
+
+def test_the_held_out_loss_is_the_mse_over_every_transition_past_a_2048_window_chunk(tmp_path, wall):
+    from training.data import transitions
+
+    trainer = _trainer(tmp_path, wall(60, 50))
+    frames, actions = trainer.train_frames[:2051], trainer.train_actions[:2051]
+    assert len(frames) == 2051
+    with torch.no_grad():
+        z, a, target = transitions(*trainer._normalised(frames, actions), trainer.cfg.num_hist)
+        expected = float(((trainer.module(z, a)[..., -trainer.S:].double() - target.double()) ** 2).mean())
+    assert trainer.evaluate(frames, actions) == pytest.approx(expected, rel=1e-6)
+    assert trainer.module.training                                      # back in training mode
+
+
+def test_an_epoch_of_one_batch_logs_that_batchs_mse(tmp_path, wall):
+    from training.data import transitions
+
+    trainer = _trainer(tmp_path, wall(), lr=1e-30, batch=4096)
+    (batch,) = trainer._batches(0)
+    with torch.no_grad():
+        z, a, target = transitions(*trainer._normalised(trainer.train_frames[batch], trainer.train_actions[batch]),
+                                   trainer.cfg.num_hist)
+        expected = float(((trainer.module(z, a)[..., -trainer.S:] - target) ** 2).mean())
+    assert trainer.train_epoch(0) == pytest.approx(expected, rel=1e-5)
+
+
+def test_resume_refuses_another_config_version_or_process_count_by_name(tmp_path, wall, monkeypatch):
+    _trainer(tmp_path, wall()).run()
+    path = tmp_path / "run" / "checkpoint.pt"
+    with pytest.raises(ConfigError, match=rf"^config field 'widths': the checkpoint {path} was made with \[16\], "
+                                          r"the config says \[32\]$"):
+        _trainer(tmp_path, wall(), resume=True, widths=[32], epochs=2).run()
+    state = torch.load(path, weights_only=True)
+    torch.save({**state, "caches": state["caches"] * 2}, path)
+    with pytest.raises(ConfigError, match=rf"^the checkpoint {path} was written by 2 processes; resume it with "
+                                          r"the same number \(this run has 1\)$"):
+        _trainer(tmp_path, wall(), resume=True, epochs=2).run()
+    torch.save({**state, "version": 99}, path)
+    with pytest.raises(ValueError, match=rf"^{path}: unsupported checkpoint version 99$"):
+        _trainer(tmp_path, wall(), resume=True, epochs=2).run()
+
+
+def test_a_frameskip_other_than_the_datas_goes_into_the_models_env_arguments(tmp_path, wall):
+    import wmkernels
+
+    for frameskip, expected in ((None, {}), (1, {"frameskip": 1})):
+        out = tmp_path / str(frameskip)
+        Trainer(make_config({"env": "Wall", "data": wall(), "out": str(out), **SMALL, "frameskip": frameskip})).run()
+        metadata = wmkernels.MLPWorldModel.load(out / "model.wmk").metadata
+        assert metadata["env_kwargs"] == expected
