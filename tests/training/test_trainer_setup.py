@@ -337,3 +337,26 @@ def test_a_frameskip_other_than_the_datas_goes_into_the_models_env_arguments(tmp
         Trainer(make_config({"env": "Wall", "data": wall(), "out": str(out), **SMALL, "frameskip": frameskip})).run()
         metadata = wmkernels.MLPWorldModel.load(out / "model.wmk").metadata
         assert metadata["env_kwargs"] == expected
+
+
+def test_checkpoints_every_save_every_epochs_and_at_the_end(tmp_path, wall):
+    trainer = _trainer(tmp_path, wall(), epochs=5, save_every=2)
+    saved = []
+    save = trainer.save_checkpoint
+    trainer.save_checkpoint = lambda: saved.append(trainer.epoch) or save()
+    trainer.run()
+    assert saved == [2, 4, 5]
+
+
+def test_a_run_prints_its_folder_each_epoch_and_the_files_it_wrote(tmp_path, wall, capsys):
+    trainer = _trainer(tmp_path, wall(), epochs=2)
+    trainer.run()
+    out = capsys.readouterr().out.splitlines()
+    run = tmp_path / "run"
+    assert out[0] == (f"training Wall (offline) into {run}: {len(trainer.train_frames)} windows of "
+                      f"{len(trainer.train_eps)} episodes, {len(trainer.val[0])} held-out windows, epochs 1-2")
+    for line, row in zip(out[1:3], trainer.history):
+        assert line == (f"epoch {row['epoch']}/2: train {row['train_loss']:.5f}  held-out {row['val_loss']:.5f}  "
+                        f"({row['seconds']:.1f} s)")
+    assert out[3] == f"wrote {run / 'model.wmk'}, {run / 'model.pt'}, {run / 'log.csv'}"
+    assert all(r["owm_dropped"] == 0 and 0 <= r["cpu_seconds"] < 600 and 0 < r["seconds"] < 600 for r in trainer.history)
