@@ -26,10 +26,10 @@ RUNS = {"Adam + MPC, online": ("online", "adam", {"adam.iters": "20"}), "CEM + M
 
 def straight_way_is_free(env, start, goal, samples=200) -> bool:
     """Whether every point of the segment start-goal (xy) is free of walls."""
-    points = start[:2] + np.linspace(0, 1, samples)[:, None] * (goal[:2] - start[:2])
     if env.name == "Wall":
         t = -start[0] / (goal[0] - start[0])                      # where the segment crosses x = 0
         return abs(start[1] + t * (goal[1] - start[1]) - DOOR_CENTER) < DOOR_HALF_WIDTH
+    points = start[:2] + np.linspace(0, 1, samples)[:, None] * (goal[:2] - start[:2])
     return all(env.is_free(p) for p in points)
 
 
@@ -42,7 +42,7 @@ def anytime_success(env_name, label, planner, overrides, tasks, seed):
     cost = ev.settings.default_objective(planner, spec).build(envs[0], spec.goal_dims, loaded.state_std,
                                                               loaded.num_hist, settings.horizon, scale)
     starts, goals = ev.make_tasks(envs[0], tasks, seed)
-    low, high = (np.tile(b, envs[0].frameskip) for b in (envs[0].action_low, envs[0].action_high))
+    low, high = ev.settings.planner_action_bounds(envs[0])
     episodes = ev.run_episodes(envs, settings.build(scale.model(loaded.model), cost, seed, "cpp"), starts, goals,
                                spec.mpc_steps, settings.execute, loaded.num_hist, spec.angle_dims,
                                lambda u: scale.to_env(u, low, high))
@@ -73,7 +73,7 @@ def main():
     table = "\n".join(lines) + "\n"
     print(table)
     if args.out:
-        args.out.write_text("# Any-time success by task geometry (50 tasks, seed 0)\n\n" + table)
+        args.out.write_text(f"# Any-time success by task geometry ({args.tasks} tasks, seed {args.seed})\n\n" + table)
 
 
 if __name__ == "__main__":

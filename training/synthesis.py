@@ -8,8 +8,8 @@ AWM (``AdversarialPerturbation``)
     std over that part's dims (``row_spread``), from every batch (``std="batch"``, the released
     code's "adaptive" radii) or from the first minibatch, then fixed (``std="first"``). FGSM
     with a random start: d ~ U[-eps, eps], one ascent step d += alpha sign(grad_d loss) with
-    alpha = 1.25 eps, then d is clipped back to [-eps, eps]. ``steps`` > 1 gives PGD-k: k such steps of size
-    alpha (default 2.5 eps / k), each projected. The target stays the clean next state;
+    alpha = 1.25 eps, then d is clipped back to [-eps, eps]. ``steps`` > 1 gives PGD-k: k such
+    steps of size alpha (default 2.5 eps / k), each projected. The target stays the clean next state;
     the caller updates on the perturbed batch only.
 
 OWM (``OnlineWorldModeling``)

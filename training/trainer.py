@@ -152,9 +152,10 @@ class Trainer:
             if cfg.get(name) != getattr(self.cfg, name):
                 raise ConfigError(f"config field 'init': {path} was trained with {name}={cfg.get(name)!r}, "
                                   f"this run has {getattr(self.cfg, name)!r}")
-        if (norm.state_mean.numel(), norm.action_mean.numel()) != (self.S, self.A):
-            raise ConfigError(f"config field 'init': {path} has frame and action sizes "
-                              f"{(norm.state_mean.numel(), norm.action_mean.numel())}, this run's data has {(self.S, self.A)}")
+        sizes = (norm.state_mean.numel(), norm.action_mean.numel())
+        if sizes != (self.S, self.A):
+            raise ConfigError(f"config field 'init': {path} has frame and action sizes {sizes}, "
+                              f"this run's data has {(self.S, self.A)}")
         self.module, self.norm = module, norm
 
     def _check_out_dir(self) -> None:
@@ -208,7 +209,7 @@ class Trainer:
 
     def _adversarial(self, z, a, target, rows, global_rows):
         """Perturbed (z, a) for the local rows [rows] of a global batch of global_rows rows; the
-        radii are those of the global batch (``training.synthesis.part_radius``)."""
+        radii are those of the global batch (``training.synthesis.row_spread``)."""
         sums = torch.stack([row_spread(z).sum(), row_spread(a).sum(), z.new_tensor(float(len(z)))])
         sums = all_reduce_sum(sums.detach().double())
         eps_z, eps_a = self.awm.epsilons((sums[0] / sums[2]).float(), (sums[1] / sums[2]).float())

@@ -8,9 +8,10 @@
 Each module runs in its own copy of the tracked files (plus the built extension) under
 build/mutate/<name>/, so the working tree is never mutated, and its mutants run only the test
 files relevant to it (MODULES), stopping at the first failure. A module may list stages: a later
-stage (slow tests, e.g. two-process training) runs only for a mutant the earlier ones missed. Prints killed / survived / total
-per module (mutmut's "suspicious" and "timeout" count as killed: the tests noticed) and writes
-build/mutate/<name>/survivors.txt with the diff of every surviving mutant.
+stage (slow tests, e.g. two-process training) runs only for a mutant the earlier ones missed.
+Prints killed / survived / total per module (mutmut's "suspicious" and "timeout" count as killed:
+the tests noticed) and writes build/mutate/<name>/survivors.txt with the diff of every surviving
+mutant.
 """
 import argparse
 import shlex
@@ -46,8 +47,9 @@ MODULES = {
     "planners-mpc": ("wmkernels/planners/mpc.py",
                      f"tests/test_planner_settings.py tests/test_planners.py tests/ops/test_gbp.py {NOT_TRITON}"),
     "synthesis": ("training/synthesis.py", "tests/training/test_synthesis.py"),
-    "trainer": ("training/trainer.py", ("tests/training/test_trainer_setup.py tests/training/test_train.py -k 'not gloo'",
-                                        "tests/training/test_train.py -k gloo")),
+    "trainer": ("training/trainer.py",
+                ("tests/training/test_trainer_setup.py tests/training/test_train.py -k 'not gloo'",
+                 "tests/training/test_train.py -k gloo")),
 }
 
 

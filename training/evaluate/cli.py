@@ -15,22 +15,23 @@ do-nothing baseline (zero actions).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 
 import wmkernels
 
 from ..config import METHODS
+from ..data import make_name
 from ..envs import GYM_PREFIX
 from ..model_info import OBJECTIVE_MODES
-from ..data import make_name
 from .errors import EvaluationError
 from .evaluation import evaluate
 from .models import find_models, ship
 from .report import write_report
-from .units import ACTION_UNITS
 from .settings import (ENV_SPECS, MODES, PLANNER_CHOICES, PLANNERS, ObjectiveSettings, check_env_name, env_spec,
                        parse_overrides)
+from .units import ACTION_UNITS
 
 TASK_FLAGS = {"goal_steps": "--goal-steps", "success_dims": "--success-dims", "success_tol": "--success-tol"}
 
@@ -121,8 +122,6 @@ def main(argv=None) -> list[dict]:
 
 def report_accuracy(args) -> dict:
     """``--accuracy DATA``: each model's share of held-out windows predicted within the success tolerance."""
-    from pathlib import Path
-
     from ..data import Trajectories
     from ..envs import make
     from .accuracy import accuracy_table, rollout_accuracy

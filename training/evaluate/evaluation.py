@@ -17,7 +17,7 @@ from .episodes import make_envs, make_tasks, run_episodes, run_idle, score, scor
 from .errors import EvaluationError
 from .models import check_model, load_model
 from .settings import (BASELINE, MODES, PLANNER_CHOICES, PLANNERS, ObjectiveSettings, apply_overrides, check_choice,
-                       check_env_name, default_objective, default_settings, env_spec)
+                       check_env_name, default_objective, default_settings, env_spec, planner_action_bounds)
 from .units import ACTION_UNITS
 
 
@@ -105,8 +105,8 @@ def evaluate(env_name: str, model_paths, planners=PLANNERS, modes=MODES, tasks: 
         else:
             model = loaded.model if scale is None else scale.model(loaded.model)
             cost = weighing.build(envs[0], spec.goal_dims, loaded.state_std, loaded.num_hist, settings.horizon, scale)
-            bounds = np.tile(envs[0].action_low, envs[0].frameskip), np.tile(envs[0].action_high, envs[0].frameskip)
-            to_env = None if scale is None else functools.partial(scale.to_env, low=bounds[0], high=bounds[1])
+            low, high = planner_action_bounds(envs[0])
+            to_env = None if scale is None else functools.partial(scale.to_env, low=low, high=high)
             episodes = run_episodes(envs, settings.build(model, cost, seed, backend), starts, goals, steps, execute,
                                     loaded.num_hist, spec.angle_dims, to_env)
         success = score(envs[0], episodes.final_states, goals)

@@ -47,6 +47,11 @@ def check_choice(what: str, value, options) -> None:
         raise EvaluationError(f"unknown {what} {value!r}; choose from {', '.join(options)}")
 
 
+def planner_action_bounds(env) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) [k A]: one env action's bounds tiled over the env's frameskip."""
+    return np.tile(env.action_low, env.frameskip), np.tile(env.action_high, env.frameskip)
+
+
 @dataclass(frozen=True)
 class ObjectiveSettings:
     """How the planning steps are weighed (``wmkernels.Objective``): ``last`` (the final state only),
@@ -70,7 +75,7 @@ class ObjectiveSettings:
         if self.weights is not None and len(self.weights) != horizon:
             raise EvaluationError(f"objective weights has {len(self.weights)} entries but the planner's "
                                   f"horizon is {horizon}")
-        low, high = np.tile(env.action_low, env.frameskip), np.tile(env.action_high, env.frameskip)
+        low, high = planner_action_bounds(env)
         if scale is not None:
             low, high = scale.bounds(low, high)
         return planning_objective(state_std, num_hist, goal_dims, low, high, 1, self.mode, self.base,
