@@ -50,12 +50,13 @@ from .progress import progress as progress_bar
 
 FORMAT_VERSION = 1
 
-DEFAULT_SIZES = {"PointMaze": (1000, 100), "Wall": (1920, 50), "PushT": (500, 200), "Pusher": (500, 100)}
+DEFAULT_SIZES = {"PointMaze": (1000, 100), "Wall": (1920, 50), "PushT": (500, 200), "Pusher": (1000, 200)}
 """(episodes, length) that collect in under two minutes each on 2 CPU cores."""
 
-PAPER_SIZES = {"PointMaze": (2000, 100), "Wall": (1920, 50), "PushT": (18500, 200), "Pusher": (2000, 100)}
+PAPER_SIZES = {"PointMaze": (2000, 100), "Wall": (1920, 50), "PushT": (18500, 200), "Pusher": (2000, 200)}
 """The paper's dataset sizes (docs/training.md). PushT's demos have length 100-300 (we use 200);
-Pusher is not in the paper and gets PointMaze's size."""
+Pusher is not in the paper: PointMaze's episode count, episodes long enough for the expert to
+reach the object and push it for the 50-step task gap."""
 
 OTHER_SIZES = {False: (1000, 100), True: (2000, 100)}
 """(episodes, length) of envs not listed (``gym:<id>``), by default and with ``paper``: 1000 x 100
@@ -67,7 +68,7 @@ def default_size(env_name: str, paper: bool = False) -> tuple[int, int]:
     return (PAPER_SIZES if paper else DEFAULT_SIZES).get(make_name(env_name), OTHER_SIZES[paper])
 
 
-DEFAULT_POLICY = {"PushT": "expert"}
+DEFAULT_POLICY = {"PushT": "expert", "Pusher": "expert"}
 """Policy used when none is given: ``random`` for envs not listed."""
 
 
@@ -302,7 +303,7 @@ def main(argv=None) -> None:
     c.add_argument("--env", required=True, help="PointMaze, PushT, Wall, Pusher or gym:<id>")
     c.add_argument("--episodes", type=int, help="number of episodes (default: per-env default size)")
     c.add_argument("--length", type=int, help="env actions per episode (default: per-env default size)")
-    c.add_argument("--policy", choices=POLICIES, help="default: expert for PushT, random otherwise")
+    c.add_argument("--policy", choices=POLICIES, help="default: expert for PushT and Pusher, random otherwise")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", required=True, help="output .npz path")
     c.add_argument("--paper-size", action="store_true", help="use the paper's dataset sizes (docs/training.md)")

@@ -1,4 +1,4 @@
-"""Data-collection policies: random exploration and PushT's scripted expert.
+"""Data-collection policies: random exploration and the scripted experts of PushT and Pusher.
 
 A policy is called with the current state ``[state_dim]`` and returns one env
 action ``[action_dim]``.
@@ -38,13 +38,17 @@ POLICIES = ("random", "expert")
 
 
 def make_policy(kind: str, env: Env, rng: np.random.Generator):
-    """A fresh policy (one per episode): ``random`` for every env, ``expert`` for PushT only."""
+    """A fresh policy (one per episode): ``random`` for every env, ``expert`` for PushT and Pusher."""
     if kind == "random":
         return RandomPolicy(env, rng, MAX_HOLD.get(env.name, 1))
     if kind == "expert":
-        if env.name != "PushT":
-            raise ValueError(f"policy 'expert' exists for PushT only, not {env.name}; use 'random'")
-        from .envs.pusht_expert import PushTExpert
+        if env.name == "PushT":
+            from .envs.pusht_expert import PushTExpert
 
-        return PushTExpert(rng, noise=env.expert_noise)
+            return PushTExpert(rng, noise=env.expert_noise)
+        if env.name == "Pusher":
+            from .envs.pusher_expert import PusherExpert
+
+            return PusherExpert(env, rng, noise=env.expert_noise)
+        raise ValueError(f"policy 'expert' exists for PushT and Pusher only, not {env.name}; use 'random'")
     raise ValueError(f"unknown policy {kind!r}; known policies: {', '.join(POLICIES)}")

@@ -89,15 +89,18 @@ def test_file_has_no_pickles_and_readable_metadata(tmp_path):
     assert meta["length"] == 5 and meta["state_dim"] == 4 and meta["action_dim"] == 2 and meta["seed"] == 1
 
 
-def test_collect_is_seeded():
-    a = collect("PushT", episodes=1, length=8, seed=4, progress=False)
-    b = collect("PushT", episodes=1, length=8, seed=4, progress=False)
+@pytest.mark.parametrize("name", ["PushT", "Pusher"])
+def test_collect_is_seeded_and_uses_the_expert(name):
+    a = collect(name, episodes=1, length=8, seed=4, progress=False)
+    b = collect(name, episodes=1, length=8, seed=4, progress=False)
     np.testing.assert_array_equal(a.states, b.states)
     assert a.metadata["policy"] == "expert"
+    c = collect(name, episodes=1, length=8, seed=5, progress=False)
+    assert not np.array_equal(a.actions, c.actions)
 
 
 def test_collect_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="policy 'expert' exists for PushT only"):
+    with pytest.raises(ValueError, match="policy 'expert' exists for PushT and Pusher only"):
         collect("Wall", episodes=1, length=5, policy="expert", progress=False)
     with pytest.raises(ValueError, match="unknown policy"):
         collect("Wall", episodes=1, length=5, policy="bogus", progress=False)

@@ -188,19 +188,62 @@ def test_pusht_rejects_bad_states(env_cache):
         env.set_state(state)
 
 
-def test_pusher_goal_puts_the_object_on_the_target(env_cache):
-    from training.envs.pusher import MIN_PUSH_DISTANCE, OBJECT, TARGET
+def test_pusher_task_is_an_expert_segment_in_which_the_object_moves(env_cache):
+    from training.envs.pusher import MIN_TASK_PUSH, OBJECT, TARGET, TASK_GAP
 
     env = env_cache("Pusher")
-    start, goal = env.sample_task(np.random.default_rng(7))
-    np.testing.assert_array_equal(goal[OBJECT], start[TARGET])
-    np.testing.assert_array_equal(goal[TARGET], start[TARGET])
-    assert np.linalg.norm(start[OBJECT] - start[TARGET]) > MIN_PUSH_DISTANCE
+    seed = 7
+    start, goal = env.sample_task(np.random.default_rng(seed))
+    # The first segment of the same draws in which the object moves far enough.
+    rng = np.random.default_rng(seed)
+    while True:
+        states, actions = env.expert_segment(rng)
+        if np.linalg.norm(states[-1, OBJECT] - states[0, OBJECT]) >= MIN_TASK_PUSH:
+            break
+    assert actions.shape == (TASK_GAP, 7) and states.shape == (TASK_GAP + 1, 22)
+    others = np.r_[0:TARGET.start, TARGET.stop:22]
+    np.testing.assert_array_equal(start[others], states[0, others])
+    np.testing.assert_array_equal(goal[others], states[-1, others])
+    np.testing.assert_array_equal(start[TARGET], goal[OBJECT])
+    np.testing.assert_array_equal(goal[TARGET], goal[OBJECT])
+    # The marker moves nothing else: the expert's actions lead from the marked start to the goal.
+    env.set_state(start)
+    for action in actions:
+        env.step_env(action)
+    np.testing.assert_allclose(env.get_state(), goal, rtol=0, atol=1e-12)
+    assert not env.is_success(start, goal)
+
+
+def test_pusher_success_is_the_object_within_a_quarter_of_its_diameter(env_cache):
+    from training.envs.pusher import OBJECT
+
+    env = env_cache("Pusher")
+    goal = env.sample_start(np.random.default_rng(3))
     near = goal.copy()
-    near[OBJECT] += [0.03, 0.03]  # 0.042 m
+    near[OBJECT] += [0.015, 0.015]  # 0.0212 m
+    near[:7] += 0.5  # the arm is not read
     assert env.is_success(near, goal)
-    near[OBJECT] += [0.01, 0.01]  # 0.057 m
+    near[OBJECT] += [0.003, 0.003]  # 0.0255 m
     assert not env.is_success(near, goal)
+
+
+def test_pusher_expert_pushes_the_object_and_leaves_the_env_alone(env_cache):
+    from training.envs.pusher import OBJECT
+    from training.envs.pusher_expert import PusherExpert
+
+    env = env_cache("Pusher")
+    rng = np.random.default_rng(6)
+    moved = []
+    for _ in range(5):
+        expert = PusherExpert(env, rng)
+        states = [env.reset(seed=int(rng.integers(1000)))]
+        for _ in range(200):
+            action = expert(states[-1])
+            np.testing.assert_array_equal(env.get_state(), states[-1])
+            assert action.shape == (7,) and np.all(np.abs(action) <= 2.0)
+            states.append(env.step_env(action))
+        moved.append(np.linalg.norm(states[-1][OBJECT] - states[0][OBJECT]))
+    assert sorted(moved)[1] > 0.05, moved
 
 
 def test_pusher_rejects_joint_out_of_range(env_cache):
