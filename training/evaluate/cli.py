@@ -140,7 +140,7 @@ def report_accuracy(args) -> dict:
         check_model(loaded, env)
         config = (loaded.model.metadata or read_sidecar(Path(path))).get("train_config") or {}
         results[loaded.label] = rollout_accuracy(loaded, env, data, args.accuracy_steps,
-                                                 config.get("val_fraction", 0.1), dims=env_spec(env).goal_dims)
+                                                 config.get("val_fraction", 0.1), dims=env_spec(env).read_dims)
     env.close()
     print(accuracy_table(env_name, results))
     return results
