@@ -46,6 +46,8 @@ class Pusher(GymMujocoEnv):
         return np.array([rng.uniform(-0.3, 0.0), rng.uniform(-0.2, 0.2)])
 
     def sample_start(self, rng: np.random.Generator) -> np.ndarray:
+        """``Pusher-v5``'s reset with the goal marker on a random spot of the object's region, at least
+        ``MIN_PUSH_DISTANCE`` from the object (the marker only shows where a goal is)."""
         state = super().sample_start(rng)
         while True:
             target = self._sample_spot(rng)
