@@ -6,9 +6,9 @@ for all planners.
 
 Goal dims (``ENV_SPECS``): the state dims the cost weighs, those the env's ``is_success`` reads
 (PointMaze and Wall xy; PushT agent xy, block xy and block angle) but on Pusher the full state (its
-goals are whole expert states; success reads the object xy, ``success_dims``). A ``gym:<id>`` env's spec comes
-from the env (``env_spec``): its success dims, its unlimited hinges as angle dims, an MPC budget of
-twice the task's goal distance.
+goals are whole expert states; success reads the object xy, ``success_dims``). A ``gym:<id>`` env's
+spec comes from the env (``env_spec``): its success dims, its unlimited hinges as angle dims, an MPC
+budget of twice the task's goal distance.
 
 Planner settings (``default_settings``): CEM and MPPI run 10 iterations on Pusher (as on PointMaze
 and Wall), and MPPI (not in the paper) has CEM's samples, iterations, initial std and replanning,
@@ -123,7 +123,8 @@ ENV_SPECS = {
 crossing through the door at about 1 m/s) and Pusher (twice its 50-step task gap); 50 env steps for
 PushT (twice the 25-step task gap). Pusher's goal lies two horizons away: weighing every step pulls
 the whole arm to its goal pose at once and through the slowly pushed object (Adam + MPC 10% any-time
-on 20 tasks of the offline model, 45% on the final state only; README, "Evaluation")."""
+on 20 tasks of the offline model, 45% on the final state only; docs/training.md, "Pusher's tasks
+and expert")."""
 
 
 @dataclass(frozen=True)
