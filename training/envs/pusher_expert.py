@@ -10,11 +10,13 @@ sideways. ``Pusher-v5``'s object weighs 8 mg and its contact is soft: a wrist
 faster than about 0.05 m/s passes through it.
 
 Control (resolved rate): the joint velocity ``qdot* = J^T (J J^T + lam I)^-1 e``
-moves the wrist at ``e_pos = min(GAIN |d|, v_max) d / |d|`` towards its target
-(``d`` the position error) and levels the fork (``e_rot``, the two tilt rows
-of ``z x up``), ``J`` [5, 7] being the matching rows of the wrist's Jacobian;
-the torque ``M (qdot* - qdot) / TRACK_TIME + damping * qdot`` reaches it,
-plus Gaussian noise of std ``noise`` times the torque bound, clipped to it.
+(``lam`` = ``LEAST_SQUARES_DAMPING``) moves the wrist at
+``e_pos = min(GAIN |d|, v_max) d / |d|`` towards its target (``d`` the
+position error; ``v_max`` is ``APPROACH_SPEED``, or ``PUSH_SPEED`` while
+pushing) and levels the fork (``e_rot``, the two tilt rows of ``z x up``),
+``J`` [5, 7] being the matching rows of the wrist's Jacobian; the torque
+``M (qdot* - qdot) / TRACK_TIME + damping * qdot`` reaches it, plus Gaussian
+noise of std ``noise`` times the torque bound, clipped to it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ ARRIVAL_DISTANCE = 0.04
 SLIP = 0.08
 PUSH_STEPS = (40, 80)
 TRACK_TIME = 0.1
-DAMPING = 0.01
+LEAST_SQUARES_DAMPING = 0.01
 ARM = slice(0, 7)
 
 
@@ -98,7 +100,8 @@ class PusherExpert:
         velocity = error * min(GAIN, speed / max(distance, 1e-9))
         tilt = np.cross(data.xmat[self.wrist].reshape(3, 3)[:, 2], (0.0, 0.0, 1.0))[:2]
         jac = np.vstack([jac_pos[:, ARM], jac_rot[:2, ARM]])
-        qdot = jac.T @ np.linalg.solve(jac @ jac.T + DAMPING * np.eye(5), np.r_[velocity, tilt])
+        damped = jac @ jac.T + LEAST_SQUARES_DAMPING * np.eye(len(jac))
+        qdot = jac.T @ np.linalg.solve(damped, np.r_[velocity, tilt])
         inertia = np.zeros((model.nv, model.nv))
         mujoco.mj_fullM(model, data, inertia)
         current = data.qvel[ARM]
