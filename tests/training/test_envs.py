@@ -54,23 +54,57 @@ def test_task_pairs_are_valid_start_states(env_cache, name):
         assert start.shape == goal.shape == (env.state_dim,)
         env.check_state(start)
         env.check_state(goal)
-        assert not env.is_success(start, goal) or name == "PushT"
+        assert not env.is_success(start, goal) or name in ("PushT", "PointMaze")  # may start solved
         assert env.is_success(goal, goal)
 
 
-def test_pointmaze_tasks_are_in_free_connected_cells(env_cache):
-    from training.envs.point_maze import BALL_RADIUS
+def test_pointmaze_tasks_are_free_and_clear_of_walls_with_random_velocities(env_cache):
+    from training.envs.point_maze import START_SPEED, WALL_CLEARANCE
 
     env = env_cache("PointMaze")
     rng = np.random.default_rng(3)
-    for _ in range(20):
+    velocities = []
+    for _ in range(100):
         start, goal = env.sample_task(rng)
-        for xy in (start[:2], goal[:2]):
-            row, col = env.cell_of(xy)
+        for state in (start, goal):
+            row, col = env.cell_of(state[:2])
             assert env.walls[row, col] == 0
-            assert env.clearance(xy) > BALL_RADIUS
+            assert env.clearance(state[:2]) >= WALL_CLEARANCE
+            velocities.append(state[2:])
         assert env.connected(start[:2], goal[:2])
-        np.testing.assert_array_equal(start[2:], 0.0)
+    velocities = np.concatenate(velocities)
+    assert np.all(np.abs(velocities) <= START_SPEED)
+    assert np.abs(velocities).max() > 0.9 * START_SPEED  # uniform over the whole range, not at rest
+
+
+def test_pointmaze_clearance_is_the_axis_distance_to_the_nearest_wall(env_cache):
+    env = env_cache("PointMaze")
+    free = env.cell_center(env.free_cells[0])
+    wall = np.argwhere(env.walls)
+    # The nearest wall box by the L-infinity distance, computed from the box corners directly.
+    lows = np.array([env.cell_center(cell) for cell in wall]) - env.scale / 2
+    for xy in free + np.random.default_rng(4).uniform(-0.45, 0.45, size=(20, 2)) * env.scale:
+        gaps = np.maximum(np.maximum(lows - xy, xy - (lows + env.scale)), 0.0)
+        assert env.clearance(xy) == pytest.approx(gaps.max(axis=1).min())
+    assert env.clearance(env.cell_center(tuple(wall[0]))) == 0.0
+
+
+def test_pointmaze_env_action_is_five_mujoco_steps_after_one_velocity_clip(env_cache):
+    import mujoco
+
+    from training.envs.point_maze import SUBSTEPS
+
+    env = env_cache("PointMaze")
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        start, action = env.sample_start(rng), rng.uniform(-1.0, 1.0, 2)
+        start[2:] = [6.0, -5.5]  # over the clip, as a state after a push may be
+        env.set_state(start)
+        got = env.step_env(action)
+        reference = mujoco.MjData(env.model)
+        reference.qpos[:], reference.qvel[:], reference.ctrl[:] = start[:2], np.clip(start[2:], -5, 5), action
+        mujoco.mj_step(env.model, reference, nstep=SUBSTEPS)
+        np.testing.assert_allclose(got, np.concatenate([reference.qpos, reference.qvel]), rtol=0, atol=1e-12)
 
 
 def test_pointmaze_success_threshold(env_cache):

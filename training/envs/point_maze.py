@@ -1,10 +1,12 @@
 """PointMaze: the gymnasium-robotics U-maze (``PointMaze_UMaze-v3``), a force-driven ball.
 
-State ``[4]`` = (x, y, vx, vy); env action ``[2]`` = force in [-1, 1]^2 (one
-MuJoCo step of 0.01 s, velocity clipped to [-5, 5] first, as the gymnasium
-env does). Start and goal are uniform over the free cells, at least
-``WALL_CLEARANCE`` from any wall, at rest, and at least ``MIN_TASK_DISTANCE``
-apart. Success: xy error < 0.5.
+State ``[4]`` = (x, y, vx, vy); env action ``[2]`` = force in [-1, 1]^2 held
+for ``SUBSTEPS`` MuJoCo steps of 0.01 s, the velocity clipped to [-5, 5] first
+(as D4RL's ``maze2d-umaze``, which the paper's release uses: 0.05 s per env
+action, 0.25 s per planner action of 5). Start and goal are drawn alike, as
+the release draws them: a position uniform over the points at least
+``WALL_CLEARANCE`` from every wall along each axis, and a velocity uniform in
+[-``START_SPEED``, ``START_SPEED``]^2. Success: xy error < 0.5.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from .render import TopDownCanvas
 
 SUCCESS_DISTANCE = 0.5
 BALL_RADIUS = 0.1
-WALL_CLEARANCE = 0.15
-MIN_TASK_DISTANCE = 1.0
+WALL_CLEARANCE = 0.2  # the release's valid region: 0.1 m between the ball and any wall
+START_SPEED = 5.2262554  # the release's bound on each start velocity component (m/s)
+SUBSTEPS = 5  # MuJoCo steps per env action (D4RL's frame_skip)
 
 
 class PointMaze(MujocoStateEnv):
@@ -36,6 +39,7 @@ class PointMaze(MujocoStateEnv):
         gym.register_envs(gymnasium_robotics)
         self.maze_env = gym.make("PointMaze_UMaze-v3").unwrapped
         self.sim = self.maze_env.point_env
+        self.sim.frame_skip = SUBSTEPS
         self._init_mujoco(self.sim.model, self.sim.data)
         self.frameskip = frameskip
         self.action_low = -np.ones(2)
@@ -65,12 +69,13 @@ class PointMaze(MujocoStateEnv):
         return inside and not self.walls[row, col]
 
     def clearance(self, xy) -> float:
-        """Distance from ``xy`` to the nearest wall cell (0 inside a wall)."""
+        """Distance along the axes (L-infinity) from ``xy`` to the nearest wall cell (0 inside a wall):
+        the half side of the largest axis-aligned square around ``xy`` that no wall enters."""
         nearest = np.inf
         for row, col in np.argwhere(self.walls):
             low = self.cell_center((row, col)) - self.scale / 2
             gap = np.maximum(np.maximum(low - xy, xy - (low + self.scale)), 0.0)
-            nearest = min(nearest, float(np.linalg.norm(gap)))
+            nearest = min(nearest, float(gap.max()))
         return nearest
 
     def connected(self, a, b) -> bool:
@@ -104,14 +109,12 @@ class PointMaze(MujocoStateEnv):
                 return xy
 
     def sample_start(self, rng: np.random.Generator) -> np.ndarray:
-        return np.concatenate([self._sample_xy(rng), np.zeros(2)])
+        return np.concatenate([self._sample_xy(rng), rng.uniform(-START_SPEED, START_SPEED, 2)])
 
     def sample_task(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        start = self.sample_start(rng)
-        while True:
-            goal = self.sample_start(rng)
-            if np.linalg.norm(goal[:2] - start[:2]) >= MIN_TASK_DISTANCE:
-                return start, goal
+        """Two independent ``sample_start`` draws, as released: no minimum distance, so a task
+        may start within the success distance (the velocity may carry the ball away)."""
+        return self.sample_start(rng), self.sample_start(rng)
 
     def is_success(self, state, goal) -> bool:
         return bool(np.linalg.norm(np.asarray(state)[:2] - np.asarray(goal)[:2]) < SUCCESS_DISTANCE)
