@@ -68,7 +68,7 @@ def default_size(env_name: str, paper: bool = False) -> tuple[int, int]:
     return (PAPER_SIZES if paper else DEFAULT_SIZES).get(make_name(env_name), OTHER_SIZES[paper])
 
 
-DEFAULT_POLICY = {"PushT": "expert", "Pusher": "expert"}
+DEFAULT_POLICY = {"PushT": "expert", "Pusher": "expert", "Wall": "walk"}
 """Policy used when none is given: ``random`` for envs not listed."""
 
 
@@ -303,7 +303,7 @@ def main(argv=None) -> None:
     c.add_argument("--env", required=True, help="PointMaze, PushT, Wall, Pusher or gym:<id>")
     c.add_argument("--episodes", type=int, help="number of episodes (default: per-env default size)")
     c.add_argument("--length", type=int, help="env actions per episode (default: per-env default size)")
-    c.add_argument("--policy", choices=POLICIES, help="default: expert for PushT and Pusher, random otherwise")
+    c.add_argument("--policy", choices=POLICIES, help="default: expert for PushT and Pusher, walk for Wall, random otherwise")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", required=True, help="output .npz path")
     c.add_argument("--paper-size", action="store_true", help="use the paper's dataset sizes (docs/training.md)")

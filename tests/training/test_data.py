@@ -69,12 +69,12 @@ def test_load_windows_and_stats(tmp_path):
     data = collect("Wall", episodes=3, length=20, seed=0, progress=False)
     path = data.save(tmp_path / "wall.npz")
     history, actions, nxt = load_windows(path, num_hist=3)
-    assert history.shape == (3 * 6, 3, 4) and actions.shape == (3 * 6, 3, 10)
+    assert history.shape == (3 * 6, 3, 2) and actions.shape == (3 * 6, 3, 10)
     stats = compute_stats(path)
     planner = data.actions.reshape(-1, 10)
     torch.testing.assert_close(stats["action_mean"], torch.tensor(planner.mean(0), dtype=torch.float32))
     torch.testing.assert_close(stats["action_std"], torch.tensor(planner.std(0), dtype=torch.float32))
-    flat = data.states.reshape(-1, 4)
+    flat = data.states.reshape(-1, 2)
     torch.testing.assert_close(stats["state_mean"], torch.tensor(flat.mean(0), dtype=torch.float32))
     constant = Trajectories(np.ones((1, 6, 2)), np.zeros((1, 5, 1)), {"frameskip": 5})
     assert torch.equal(compute_stats(constant)["state_std"], torch.ones(2))
@@ -89,12 +89,12 @@ def test_file_has_no_pickles_and_readable_metadata(tmp_path):
     assert meta["length"] == 5 and meta["state_dim"] == 4 and meta["action_dim"] == 2 and meta["seed"] == 1
 
 
-@pytest.mark.parametrize("name", ["PushT", "Pusher"])
-def test_collect_is_seeded_and_uses_the_expert(name):
+@pytest.mark.parametrize("name, policy", [("PushT", "expert"), ("Pusher", "expert"), ("Wall", "walk")])
+def test_collect_is_seeded_and_uses_the_envs_default_policy(name, policy):
     a = collect(name, episodes=1, length=8, seed=4, progress=False)
     b = collect(name, episodes=1, length=8, seed=4, progress=False)
     np.testing.assert_array_equal(a.states, b.states)
-    assert a.metadata["policy"] == "expert"
+    assert a.metadata["policy"] == policy
     c = collect(name, episodes=1, length=8, seed=5, progress=False)
     assert not np.array_equal(a.actions, c.actions)
 
@@ -119,7 +119,7 @@ def test_cli_collect_and_render(tmp_path):
         cwd=REPO, check=True, capture_output=True,
     )
     data = Trajectories.load(out)
-    assert data.states.shape == (2, 11, 4) and data.metadata["seed"] == 2
+    assert data.states.shape == (2, 11, 2) and data.metadata["seed"] == 2
     subprocess.run(run + ["render", str(out), "--out", str(gif), "--every", "5"], cwd=REPO, check=True)
     import imageio.v3 as iio
 

@@ -124,44 +124,109 @@ def test_pointmaze_rejects_states_inside_walls(env_cache):
 
 
 def test_wall_tasks_cross_the_wall(env_cache):
-    from training.envs.wall import BALL_RADIUS, ROOM_HALF, WALL_HALF_THICKNESS
+    from training.envs.wall import CLEARANCE, ROOM_HALF, WALL_HALF_THICKNESS
 
     env = env_cache("Wall")
     rng = np.random.default_rng(4)
-    for _ in range(20):
+    starts = []
+    for _ in range(200):
         start, goal = env.sample_task(rng)
         assert np.sign(start[0]) == -np.sign(goal[0])
-        for xy in (start[:2], goal[:2]):
-            assert WALL_HALF_THICKNESS + BALL_RADIUS < abs(xy[0]) < ROOM_HALF - BALL_RADIUS
-            assert abs(xy[1]) < ROOM_HALF - BALL_RADIUS
+        for xy in (start, goal):
+            assert WALL_HALF_THICKNESS + CLEARANCE <= abs(xy[0]) <= ROOM_HALF - CLEARANCE
+            assert abs(xy[1]) <= ROOM_HALF - CLEARANCE
+        starts.append(start[0] < 0)
+    assert 0.35 < np.mean(starts) < 0.65  # either side first, as released
 
 
-def test_wall_blocks_the_point_except_at_the_door(env_cache):
+def test_wall_free_moves_add_step_times_action(env_cache):
+    from training.envs.wall import STEP
+
     env = env_cache("Wall")
-    push_right = np.tile([1.0, 0.0], env.frameskip)
-    env.set_state([-0.5, 0.6, 0.0, 0.0])
-    for _ in range(10):
-        blocked = env.step(push_right)
-    assert blocked[0] < 0.0
-    env.set_state([-0.5, 0.0, 0.0, 0.0])
-    for _ in range(10):
-        through = env.step(push_right)
-    assert through[0] > 0.1
+    for start, action in (([-0.5, 0.3], [1.0, -0.4]), ([0.6, -0.7], [-1.8, 1.8]), ([-0.05, 0.0], [1.5, 0.2])):
+        env.set_state(start)
+        np.testing.assert_allclose(env.step_env(action), np.array(start) + STEP * np.array(action), rtol=0, atol=1e-15)
+    env.set_state([0.5, 0.5])
+    np.testing.assert_allclose(env.step_env([5.0, -5.0]), [0.5 + 1.8 * STEP, 0.5 - 1.8 * STEP], atol=1e-15)  # clipped
+
+
+@pytest.mark.parametrize("start, displacement, expected", [
+    # into the right border: crosses x = 1 at t = 0.5, y = 0.2 + 0.5 * 0.2
+    ([0.9, 0.2], [0.2, 0.2], [1.0 - 0.5 / 28, 0.3]),
+    # into the middle wall from the left: x = -3/28 at t = (0.2 - 3/28) / 0.4, y = 0.5
+    ([-0.2, 0.5], [0.4, 0.0], [-3 / 28 - 0.5 / 28, 0.5]),
+    # into the middle wall from the right, moving down-left
+    ([0.3, -0.4], [-0.4, -0.2], [3 / 28 + 0.5 / 28, -0.4 - 0.2 * (0.3 - 3 / 28) / 0.4]),
+    # inside the doorway, up into the door's top end: y = 4/28 at x = 0.02 + 0.01 * t
+    ([0.02, 0.0], [0.01, 0.3], [0.02 + 0.01 * (4 / 28) / 0.3, 4 / 28 - 0.5 / 28]),
+    # through the door band: no face crossed
+    ([-0.3, 0.05], [0.6, -0.05], [0.3, 0.0]),
+    # through the doorway then into the door's bottom end (crosses y = -4/28 before x = 3/28)
+    ([-0.2, 0.0], [0.3, -0.3], [-0.2 + 0.3 * (4 / 28) / 0.3, -4 / 28 + 0.5 / 28]),
+])
+def test_wall_move_stops_backoff_short_of_the_first_face(start, displacement, expected):
+    from training.envs.wall import move
+
+    np.testing.assert_allclose(move(np.array(start), np.array(displacement)), expected, rtol=0, atol=1e-12)
+
+
+def test_wall_moves_stay_valid_and_cross_only_through_the_door(env_cache):
+    from training.envs.wall import DOOR_CENTER, DOOR_HALF_WIDTH, STEP
+
+    env = env_cache("Wall")
+    rng = np.random.default_rng(5)
+    for _ in range(3000):
+        start = rng.uniform(-1.0, 1.0, 2)
+        try:
+            env.set_state(start)
+        except ValueError:
+            continue
+        end = env.step_env(rng.uniform(-1.8, 1.8, 2) * rng.uniform(0.5, 1.0))
+        env.check_state(end)
+        if np.sign(start[0]) != np.sign(end[0]) and start[0] != 0.0:
+            # The segment's height where it passes x = 0 lies in the door.
+            height = start[1] + (end[1] - start[1]) * start[0] / (start[0] - end[0])
+            assert abs(height - DOOR_CENTER) <= DOOR_HALF_WIDTH
+        assert np.linalg.norm(end - start) <= 1.8 * STEP * np.sqrt(2) + 1e-12
 
 
 def test_wall_success_threshold_and_bounds(env_cache):
     from training.envs.wall import SUCCESS_DISTANCE
 
     env = env_cache("Wall")
-    assert SUCCESS_DISTANCE == pytest.approx(4.5 / 32)
-    goal = np.array([0.5, 0.5, 0.0, 0.0])
-    assert env.is_success(goal + [0.0, 0.14, 0.0, 0.0], goal)
-    assert not env.is_success(goal + [0.1, 0.1, 0.0, 0.0], goal)
+    assert SUCCESS_DISTANCE == pytest.approx(4.5 / 28)
+    goal = np.array([0.5, 0.5])
+    assert env.is_success(goal + [0.0, 0.16], goal)
+    assert not env.is_success(goal + [0.12, 0.12], goal)  # 0.170
     with pytest.raises(ValueError, match="inside the wall"):
-        env.set_state([0.0, 0.6, 0.0, 0.0])
+        env.set_state([0.0, 0.6])
     with pytest.raises(ValueError, match="outside the room"):
-        env.set_state([1.5, 0.0, 0.0, 0.0])
-    env.set_state([0.0, 0.0, 0.0, 0.0])  # in the doorway
+        env.set_state([1.5, 0.0])
+    with pytest.raises(ValueError, match="shape"):
+        env.set_state([0.5, 0.5, 0.0, 0.0])
+    env.set_state([0.0, 0.0])  # in the doorway
+
+
+def test_wall_walk_policy_matches_the_released_step_and_turn_laws(env_cache):
+    from training.policies import make_policy
+
+    env = env_cache("Wall")
+    rng = np.random.default_rng(6)
+    walks = [make_policy("walk", env, rng) for _ in range(50)]
+    actions = np.concatenate([np.stack([walk(None) for _ in range(200)]) for walk in walks])
+    lengths = np.linalg.norm(actions, axis=1)
+    assert lengths.min() >= 0.2 and lengths.max() <= 1.8
+    # N(1, 0.4) truncated to [0.2, 1.8]: mean 1 by symmetry, std 0.4 * sqrt(1 - 2 * 2 * phi(2) / (2 * Phi(2) - 1))
+    assert lengths.mean() == pytest.approx(1.0, abs=0.01)
+    assert lengths.std() == pytest.approx(0.4 * np.sqrt(1 - 4 * 0.05399 / 0.9545), abs=0.01)
+    walk = make_policy("walk", env, rng)
+    headings = np.unwrap(np.arctan2(*np.stack([walk(None) for _ in range(20000)])[:, ::-1].T))
+    turns = np.diff(headings)
+    # von Mises with concentration 5: circular variance 1 - I1(5) / I0(5) = 0.1051
+    assert 1 - np.mean(np.cos(turns)) == pytest.approx(0.1051, abs=0.005)
+    assert abs(np.mean(turns)) < 0.01
+    with pytest.raises(ValueError, match="Wall only"):
+        make_policy("walk", env_cache("PointMaze"), rng)
 
 
 def test_pusht_success_test_matches_hand_built_cases(env_cache):
@@ -303,8 +368,8 @@ def test_wrong_shapes_raise_value_errors_naming_the_argument(env_cache, name):
 
 
 def test_actions_are_clipped_to_bounds(env_cache):
-    env = env_cache("Wall")
-    start = np.array([-0.5, -0.5, 0.0, 0.0])
+    env = env_cache("PointMaze")
+    start = env.sample_start(np.random.default_rng(7))
     env.set_state(start)
     big = env.step_env([50.0, -50.0])
     env.set_state(start)

@@ -16,7 +16,7 @@ import wmkernels  # noqa: E402
 from training import evaluate as ev  # noqa: E402
 from training.envs import make  # noqa: E402
 from training.envs.success import default_success  # noqa: E402
-from training.envs.wall import Wall  # noqa: E402
+from training.envs.wall import MAX_ACTION, Wall  # noqa: E402
 from training.model_info import model_metadata  # noqa: E402
 from training.models import Normalizer  # noqa: E402
 
@@ -50,7 +50,7 @@ def tiny_model(state_dim, action_dim, seed=0, width=16):
     return wmkernels.MLPWorldModel(weights, [torch.zeros(width), torch.zeros(state_dim)], "tanh")
 
 
-def save_model(folder, name, model, env="Wall", state_std=(0.5, 0.5, 0.4, 0.4), num_hist=1, frameskip=5,
+def save_model(folder, name, model, env="Wall", state_std=(0.5, 0.5), num_hist=1, frameskip=5,
                action_stats=True):
     """The model file and its sidecar; with action_stats, action mean 0.05 and std 0.7 per dim."""
     path = folder / f"{name}.wmk"
@@ -69,12 +69,12 @@ def test_episode_loop_runs_blind_in_lockstep_and_replays_exactly(planner, mode):
     envs = [BlindWall() for _ in range(3)]
     starts, goals = ev.make_tasks(envs[0], 3, seed=7)
     settings = ev.apply_overrides(ev.default_settings(planner, mode, WALL), planner, TINY)
-    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), [0.5, 0.5, 0.4, 0.4], 1, settings.horizon)
-    built = settings.build(tiny_model(4, 10, seed=1), objective, seed=2, backend="auto")
+    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), [0.5, 0.5], 1, settings.horizon)
+    built = settings.build(tiny_model(2, 10, seed=1), objective, seed=2, backend="auto")
     steps, execute = (5, 5) if mode == "open-loop" else (7, settings.execute)
     episodes = ev.run_episodes(envs, built, starts, goals, steps, execute)
 
-    assert episodes.final_states.shape == (3, 4) and np.isfinite(episodes.final_states).all()
+    assert episodes.final_states.shape == (3, 2) and np.isfinite(episodes.final_states).all()
     assert episodes.actions.shape == (3, steps, 10) and episodes.nonfinite == 0
     assert len(episodes.call_seconds) == -(-steps // execute)  # one batched call per replan
     assert all(t > 0 for t in episodes.call_seconds)
@@ -82,7 +82,7 @@ def test_episode_loop_runs_blind_in_lockstep_and_replays_exactly(planner, mode):
     assert not np.allclose(episodes.final_states, starts)
     replay = Wall()
     chunk_ends = [min(steps, c + execute) for c in range(0, steps, execute)]   # where MPC replans, and the end
-    assert episodes.boundary_states.shape == (3, len(chunk_ends), 4)
+    assert episodes.boundary_states.shape == (3, len(chunk_ends), 2)
     for start, actions, final, boundary in zip(starts, episodes.actions, episodes.final_states,
                                                episodes.boundary_states):
         replay.set_state(start)
@@ -96,9 +96,9 @@ def test_episode_loop_runs_blind_in_lockstep_and_replays_exactly(planner, mode):
 def test_open_loop_executes_one_plan_for_all_tasks():
     envs = [Wall() for _ in range(4)]
     starts, goals = ev.make_tasks(envs[0], 4, seed=1)
-    model = tiny_model(4, 10, seed=3)
+    model = tiny_model(2, 10, seed=3)
     settings = ev.apply_overrides(ev.default_settings("adam", "open-loop", WALL), "adam", TINY)
-    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), np.ones(4), 1, 5)
+    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), np.ones(2), 1, 5)
     built = settings.build(model, objective, seed=5, backend="auto")
     episodes = ev.run_episodes(envs, built, starts, goals, 5, 5)
     plan = built.plan(torch.tensor(starts, dtype=torch.float32), torch.tensor(goals, dtype=torch.float32))
@@ -222,7 +222,7 @@ def test_tasks_are_a_fixed_seeded_list():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.allclose(a[0], c[0])
-    assert a[0].shape == a[1].shape == (5, 4)
+    assert a[0].shape == a[1].shape == (5, 2)
 
 
 def test_bad_inputs_are_named(tmp_path):
@@ -234,16 +234,16 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(ev.EvaluationError, match="corrupt.wmk"):
         ev.load_model(corrupt, "cpu")
     wrong = save_model(tmp_path, "wall-offline", tiny_model(5, 10))
-    with pytest.raises(ev.EvaluationError, match="needs state 4 and action 10"):
+    with pytest.raises(ev.EvaluationError, match="needs state 2 and action 10"):
         ev.check_model(ev.load_model(wrong, "cpu"), env)
-    other_env = save_model(tmp_path, "pointmaze-offline", tiny_model(4, 10), env="PointMaze")
+    other_env = save_model(tmp_path, "pointmaze-offline", tiny_model(2, 10), env="PointMaze")
     with pytest.raises(ev.EvaluationError, match="trained on PointMaze"):
         ev.check_model(ev.load_model(other_env, "cpu"), env)
-    skipped = save_model(tmp_path, "wall-online", tiny_model(4, 10), frameskip=2)
+    skipped = save_model(tmp_path, "wall-online", tiny_model(2, 10), frameskip=2)
     with pytest.raises(ev.EvaluationError, match="frameskip 2 but Wall runs with 5"):
         ev.check_model(ev.load_model(skipped, "cpu"), env)
     no_sidecar = tmp_path / "bare.wmk"
-    tiny_model(4, 10).save(no_sidecar)
+    tiny_model(2, 10).save(no_sidecar)
     with pytest.raises(ev.EvaluationError, match="bare.json"):
         ev.load_model(no_sidecar, "cpu")
     with pytest.raises(ev.EvaluationError, match="unknown env 'Maze'.*gym:<id>"):
@@ -265,11 +265,11 @@ def test_bad_inputs_are_named(tmp_path):
 def test_ship_writes_a_model_and_sidecar_that_evaluation_loads(tmp_path):
     run = tmp_path / "Wall-offline"
     run.mkdir()
-    model = tiny_model(4, 10, seed=9)
+    model = tiny_model(2, 10, seed=9)
     model.save(run / "model.wmk")
     config = {"env": "Wall", "method": "offline", "num_hist": 1, "frameskip": None, "widths": [16]}
     (run / "config.json").write_text(json.dumps(config))
-    std = torch.tensor([0.6, 0.5, 0.4, 0.3])
+    std = torch.tensor([0.6, 0.5])
     action_mean, action_std = torch.linspace(-0.1, 0.1, 10), torch.linspace(0.3, 0.6, 10)
     torch.save({"normalizer": {"state_std": std, "action_mean": action_mean, "action_std": action_std},
                 "action_dim": 10}, run / "model.pt")
@@ -290,7 +290,7 @@ def test_ship_writes_a_model_and_sidecar_that_evaluation_loads(tmp_path):
 
 
 def test_cli_writes_results_table_and_plot(tmp_path):
-    path = save_model(tmp_path, "wall-offline", tiny_model(4, 10, seed=4))
+    path = save_model(tmp_path, "wall-offline", tiny_model(2, 10, seed=4))
     sets = [f"{k}={v}" for k, v in TINY.items() if k.split(".")[0] in ("adam", "cem")]
     argv = ["--env", "wall", "--model", str(path), "--planner", "adam", "cem", "--tasks", "2", "--seed", "1",
             "--device", "cpu", "--out", str(tmp_path / "out"), "--no-progress"]
@@ -419,18 +419,18 @@ def test_normalised_episodes_execute_the_scaled_plan_in_the_env():
     envs = [Wall() for _ in range(3)]
     starts, goals = ev.make_tasks(envs[0], 3, seed=5)
     scale = ActionScale(np.linspace(-0.2, 0.2, 10), np.linspace(0.3, 0.8, 10))
-    model = scale.model(tiny_model(4, 10, seed=2))
+    model = scale.model(tiny_model(2, 10, seed=2))
     settings = ev.apply_overrides(ev.default_settings("adam", "open-loop", WALL), "adam", TINY)
-    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), np.ones(4), 1, 5, scale)
-    np.testing.assert_allclose(objective.lo.numpy(), (-1 - scale.mean) / scale.std)
+    objective = ev.ObjectiveSettings().build(envs[0], (0, 1), np.ones(2), 1, 5, scale)
+    np.testing.assert_allclose(objective.lo.numpy(), (-MAX_ACTION - scale.mean) / scale.std)
     built = settings.build(model, objective, seed=3, backend="auto")
-    to_env = functools.partial(scale.to_env, low=-np.ones(10), high=np.ones(10))
+    to_env = functools.partial(scale.to_env, low=-np.full(10, MAX_ACTION), high=np.full(10, MAX_ACTION))
     episodes = ev.run_episodes(envs, built, starts, goals, 5, 5, to_env=to_env)
     plan = built.plan(torch.tensor(starts, dtype=torch.float32), torch.tensor(goals, dtype=torch.float32))
     raw = scale.mean + scale.std * plan.actions.double().numpy()
-    assert np.abs(raw).max() > 1                              # the float32 bound maps back just beyond the env's
+    assert np.abs(raw).max() > MAX_ACTION                     # the float32 bound maps back just beyond the env's
     np.testing.assert_allclose(episodes.actions, raw, rtol=0, atol=1e-7)
-    assert np.abs(episodes.actions).max() == 1                # clipped onto it
+    assert np.abs(episodes.actions).max() == MAX_ACTION       # clipped onto it
 
 
 def test_gradient_planners_weigh_every_step_and_sampling_planners_the_envs_objective():
@@ -443,7 +443,7 @@ def test_gradient_planners_weigh_every_step_and_sampling_planners_the_envs_objec
 
 
 def test_evaluation_records_objective_and_units_and_needs_action_statistics(tmp_path):
-    path = save_model(tmp_path, "wall-offline", tiny_model(4, 10, seed=4))
+    path = save_model(tmp_path, "wall-offline", tiny_model(2, 10, seed=4))
     sets = {k: v for k, v in TINY.items() if k.split(".")[0] in ("adam", "cem")}
     rows = ev.evaluate("Wall", [path], ["adam", "cem"], ["mpc"], tasks=2, device="cpu", overrides=sets,
                        progress=False)
@@ -453,7 +453,7 @@ def test_evaluation_records_objective_and_units_and_needs_action_statistics(tmp_
                       action_units="raw")
     assert raw[0]["action_units"] == "raw"
     (tmp_path / "bare").mkdir()
-    bare = save_model(tmp_path / "bare", "wall-offline", tiny_model(4, 10, seed=4), action_stats=False)
+    bare = save_model(tmp_path / "bare", "wall-offline", tiny_model(2, 10, seed=4), action_stats=False)
     with pytest.raises(ev.EvaluationError, match="carries no action statistics.*--action-units raw"):
         ev.evaluate("Wall", [bare], ["adam"], ["mpc"], tasks=2, device="cpu", overrides=sets, progress=False)
     with pytest.raises(ev.EvaluationError, match="unknown action units 'metres'"):
@@ -514,7 +514,7 @@ def test_cli_accuracy_prints_a_row_per_model(tmp_path, capsys):
     from training.data import collect
 
     data = collect("Wall", 6, 30, seed=3, progress=False).save(tmp_path / "wall.npz")
-    path = save_model(tmp_path, "wall-offline", tiny_model(4, 10, seed=4))
+    path = save_model(tmp_path, "wall-offline", tiny_model(2, 10, seed=4))
     results = ev.main(["--env", "Wall", "--model", str(path), "--accuracy", str(data), "--accuracy-steps", "2"])
     assert list(results) == ["offline"] and results["offline"].steps == 2
     assert results["offline"].windows == len(range(0, 30 - 10 + 1, 5))      # one held-out episode

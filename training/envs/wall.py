@@ -1,110 +1,121 @@
-"""Wall: a point mass in a square room split by a wall with a door (our own MuJoCo model).
+"""Wall: a kinematic dot in a square room split by a wall with a door, as in the paper's release.
 
-The room spans [-1, 1]^2 m; the wall occupies |x| < 0.05 except the door,
-|y - DOOR_CENTER| < DOOR_HALF_WIDTH. State ``[4]`` = (x, y, vx, vy); env
-action ``[2]`` = force in [-1, 1]^2 applied for 5 MuJoCo steps of 0.01 s
-(damping makes the top speed about 1 m/s). A task starts on one side of the
-wall and ends on the other, both at rest and at least ``CLEARANCE`` from
-every wall.
+The release's Wall (DINO-WM's ``DotWall``) moves a dot by ``2 * action`` pixels per env action
+and stops a move that hits a wall at the wall, backed off by half a pixel. Its room interior
+spans 56 pixels between the border walls; here it spans [-1, 1]^2 m, so one pixel is 1/28 m.
 
-Success: xy error < ``SUCCESS_DISTANCE`` = 0.140625 m. DINO-WM's Wall uses a
-64-unit room and a threshold of 4.5 units; our room is 2 m wide, so the
-threshold is 4.5 * 2 / 64 m.
+State ``[2]`` = (x, y). Env action ``[2]`` in [-1.8, 1.8]^2 (the release's data steps have
+length 0.2 to 1.8): the dot moves along the segment ``p -> p + STEP * a``; if the segment
+crosses a wall face, the dot stops at the first crossing, ``BACKOFF`` back along that face's
+normal. Faces: the room's border (x, y = +-1); the middle wall's sides (x = +-WALL_HALF_THICKNESS
+outside the door, |y - DOOR_CENTER| > DOOR_HALF_WIDTH); the door's ends (y = DOOR_CENTER +-
+DOOR_HALF_WIDTH inside the wall, |x| <= WALL_HALF_THICKNESS). One collision per env action,
+no sliding along the face.
+
+A task starts on one side of the wall and ends on the other (the side swapped with probability
+1/2), both uniform at least ``CLEARANCE`` from every face, as the release samples them.
+Success: xy error < ``SUCCESS_DISTANCE``.
 """
 
 from __future__ import annotations
 
-import mujoco
 import numpy as np
 
-from .mujoco_env import MujocoStateEnv
+from .base import Env
 from .render import TopDownCanvas
 
+PIXEL = 1 / 28  # metres per pixel of the release's room
 ROOM_HALF = 1.0
-WALL_HALF_THICKNESS = 0.05
+WALL_HALF_THICKNESS = 3 * PIXEL  # the release's wall is 6 px wide
 DOOR_CENTER = 0.0
-DOOR_HALF_WIDTH = 0.15
-BALL_RADIUS = 0.05
-CLEARANCE = 0.1
-SUCCESS_DISTANCE = 4.5 * (2 * ROOM_HALF) / 64
-SUBSTEPS = 5
+DOOR_HALF_WIDTH = 4 * PIXEL  # the release's door_space
+SUCCESS_DISTANCE = 4.5 * PIXEL  # the release's success threshold
+CLEARANCE = 3.4 * PIXEL  # the release's task padding, 2 * dot_std, from every face
+STEP = 2 * PIXEL  # metres moved per unit of action (the release moves 2 px)
+BACKOFF = 0.5 * PIXEL  # a blocked move stops this far short of the face
+MAX_ACTION = 1.8  # the longest step of the release's data
+DOT_RADIUS = 1.7 * PIXEL  # drawn only (the release's dot_std)
 
 
-def wall_xml() -> str:
-    """The MJCF of the room: outer walls, a middle wall with a door, and the point mass."""
-    h, t, r = ROOM_HALF, WALL_HALF_THICKNESS, BALL_RADIUS
-    lower_len = (DOOR_CENTER - DOOR_HALF_WIDTH + h) / 2
-    upper_len = (h - DOOR_CENTER - DOOR_HALF_WIDTH) / 2
-    lower_y = -h + lower_len
-    upper_y = h - upper_len
-    return f"""
-<mujoco model="wall">
-  <option timestep="0.01" gravity="0 0 0" integrator="Euler"/>
-  <default>
-    <joint type="slide" damping="10" limited="false"/>
-    <geom condim="1" friction="0 0 0" contype="1" conaffinity="1" rgba="0.35 0.35 0.35 1"/>
-    <motor gear="10" ctrlrange="-1 1" ctrllimited="true"/>
-  </default>
-  <worldbody>
-    <light pos="0 0 4" dir="0 0 -1" directional="true"/>
-    <geom name="floor" type="plane" size="{h + 0.2} {h + 0.2} 0.1" contype="0" conaffinity="0" rgba="0.92 0.92 0.92 1"/>
-    <geom name="wall_left" type="box" pos="{-h - t} 0 {r}" size="{t} {h + 2 * t} {r}"/>
-    <geom name="wall_right" type="box" pos="{h + t} 0 {r}" size="{t} {h + 2 * t} {r}"/>
-    <geom name="wall_bottom" type="box" pos="0 {-h - t} {r}" size="{h} {t} {r}"/>
-    <geom name="wall_top" type="box" pos="0 {h + t} {r}" size="{h} {t} {r}"/>
-    <geom name="divider_lower" type="box" pos="0 {lower_y} {r}" size="{t} {lower_len} {r}"/>
-    <geom name="divider_upper" type="box" pos="0 {upper_y} {r}" size="{t} {upper_len} {r}"/>
-    <site name="target" type="sphere" pos="0 0 {r}" size="{SUCCESS_DISTANCE}" rgba="0.9 0.3 0.3 0.4"/>
-    <body name="point" pos="0 0 {r}">
-      <joint name="x" axis="1 0 0"/>
-      <joint name="y" axis="0 1 0"/>
-      <geom name="point" type="sphere" size="{r}" mass="1" rgba="0.1 0.25 0.9 1"/>
-    </body>
-  </worldbody>
-  <actuator>
-    <motor name="fx" joint="x"/>
-    <motor name="fy" joint="y"/>
-  </actuator>
-</mujoco>
-"""
+def wall_faces() -> list[tuple[int, float, float, float, int]]:
+    """Every wall face as ``(axis, coordinate, low, high, free_side)``: the line
+    ``p[axis] = coordinate`` for ``low <= p[1 - axis] <= high``, open to the dot on the side
+    ``sign(p[axis] - coordinate) = free_side``."""
+    h, w = ROOM_HALF, WALL_HALF_THICKNESS
+    door_low, door_high = DOOR_CENTER - DOOR_HALF_WIDTH, DOOR_CENTER + DOOR_HALF_WIDTH
+    faces = [(axis, side * h, -h, h, -side) for axis in (0, 1) for side in (-1, 1)]
+    faces += [(0, side * w, low, high, side) for side in (-1, 1) for low, high in ((-h, door_low), (door_high, h))]
+    faces += [(1, door_low, -w, w, 1), (1, door_high, -w, w, -1)]
+    return faces
 
 
-class Wall(MujocoStateEnv):
-    """The two-room point mass; see the module docstring for the task."""
+FACES = wall_faces()
+
+
+def move(position: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+    """The dot's position after moving ``displacement`` ``[2]`` from ``position`` ``[2]``.
+
+    A face blocks the segment ``position -> position + displacement`` where it leaves the
+    face's open side; the first such crossing (smallest fraction ``t`` in [0, 1]) stops the dot
+    at ``position + t * displacement``, moved ``BACKOFF`` off the face to its open side.
+    """
+    first_t, stop = np.inf, None
+    for axis, coordinate, low, high, free_side in FACES:
+        start_gap = free_side * (position[axis] - coordinate)
+        end_gap = start_gap + free_side * displacement[axis]
+        if start_gap < 0.0 or end_gap >= 0.0:
+            continue
+        t = start_gap / (start_gap - end_gap)
+        along = position[1 - axis] + t * displacement[1 - axis]
+        if low <= along <= high and t < first_t:
+            first_t = t
+            stop = np.empty(2)
+            stop[axis] = coordinate + free_side * BACKOFF
+            stop[1 - axis] = along
+    return position + displacement if stop is None else stop
+
+
+class Wall(Env):
+    """The two-room kinematic dot; see the module docstring for the task."""
 
     name = "Wall"
+    state_dim = 2
+    state_names = ("x", "y")
     action_dim = 2
+    image_size = 224
 
     def __init__(self, frameskip: int = 5, seed: int | None = None):
         super().__init__(seed)
-        model = mujoco.MjModel.from_xml_string(wall_xml())
-        self._init_mujoco(model, mujoco.MjData(model))
         self.frameskip = frameskip
-        self.action_low = -np.ones(2)
-        self.action_high = np.ones(2)
-        self._target_site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "target")
+        self.action_low = -np.full(2, MAX_ACTION)
+        self.action_high = np.full(2, MAX_ACTION)
+        self._position = np.zeros(2)
 
     @staticmethod
     def in_door(y: float, margin: float = 0.0) -> bool:
         """Whether height ``y`` passes through the door with ``margin`` to spare."""
         return abs(y - DOOR_CENTER) < DOOR_HALF_WIDTH - margin
 
+    def get_state(self) -> np.ndarray:
+        return self._position.copy()
+
+    def _write_state(self, state: np.ndarray) -> None:
+        self._position = state.copy()
+
     def check_state(self, state: np.ndarray) -> None:
-        x, y = state[:2]
+        x, y = state
         if max(abs(x), abs(y)) > ROOM_HALF:
             raise ValueError(f"state is out of bounds: xy ({x:.3g}, {y:.3g}) is outside the room [-1, 1]^2")
-        if abs(x) < WALL_HALF_THICKNESS and not self.in_door(y):
+        if abs(x) < WALL_HALF_THICKNESS and not abs(y - DOOR_CENTER) <= DOOR_HALF_WIDTH:
             raise ValueError(f"state is out of bounds: xy ({x:.3g}, {y:.3g}) is inside the wall")
 
     def _apply(self, action: np.ndarray) -> None:
-        self.data.ctrl[:] = action
-        mujoco.mj_step(self.model, self.data, nstep=SUBSTEPS)
+        self._position = move(self._position, STEP * action)
 
     def _sample_side(self, rng: np.random.Generator, side: int) -> np.ndarray:
-        margin = BALL_RADIUS + CLEARANCE
-        x = side * rng.uniform(WALL_HALF_THICKNESS + margin, ROOM_HALF - margin)
-        y = rng.uniform(-ROOM_HALF + margin, ROOM_HALF - margin)
-        return np.array([x, y, 0.0, 0.0])
+        x = side * rng.uniform(WALL_HALF_THICKNESS + CLEARANCE, ROOM_HALF - CLEARANCE)
+        y = rng.uniform(-ROOM_HALF + CLEARANCE, ROOM_HALF - CLEARANCE)
+        return np.array([x, y])
 
     def sample_start(self, rng: np.random.Generator) -> np.ndarray:
         return self._sample_side(rng, 1 if rng.random() < 0.5 else -1)
@@ -116,26 +127,16 @@ class Wall(MujocoStateEnv):
     def is_success(self, state, goal) -> bool:
         return bool(np.linalg.norm(np.asarray(state)[:2] - np.asarray(goal)[:2]) < SUCCESS_DISTANCE)
 
-    def _camera(self):
-        camera = super()._camera()
-        camera.lookat[:] = (0.0, 0.0, 0.0)
-        camera.distance = 3.2 * ROOM_HALF
-        camera.elevation = -90.0
-        return camera
-
-    def _show_goal(self, goal) -> None:
-        self.model.site_rgba[self._target_site, 3] = 0.0 if goal is None else 0.4
-        if goal is not None:
-            self.model.site_pos[self._target_site][:2] = np.asarray(goal)[:2]
-
-    def _draw_fallback(self, goal) -> np.ndarray:
+    def render(self, goal: np.ndarray | None = None) -> np.ndarray:
+        """Top-down RGB ``[224, 224, 3]`` uint8: the room, the wall, the goal disc and the dot."""
         h, t = ROOM_HALF, WALL_HALF_THICKNESS
-        canvas = TopDownCanvas((-h - 2 * t, h + 2 * t, -h - 2 * t, h + 2 * t), self.image_size, (90, 90, 90))
+        border = 4 * PIXEL
+        canvas = TopDownCanvas((-h - border, h + border, -h - border, h + border), self.image_size, (90, 90, 90))
         canvas.box((0, 0), (h, h), (235, 235, 235))
-        lower_top, upper_bottom = DOOR_CENTER - DOOR_HALF_WIDTH, DOOR_CENTER + DOOR_HALF_WIDTH
-        canvas.box((0, (-h + lower_top) / 2), (t, (lower_top + h) / 2), (90, 90, 90))
-        canvas.box((0, (upper_bottom + h) / 2), (t, (h - upper_bottom) / 2), (90, 90, 90))
+        door_low, door_high = DOOR_CENTER - DOOR_HALF_WIDTH, DOOR_CENTER + DOOR_HALF_WIDTH
+        canvas.box((0, (-h + door_low) / 2), (t, (door_low + h) / 2), (90, 90, 90))
+        canvas.box((0, (door_high + h) / 2), (t, (h - door_high) / 2), (90, 90, 90))
         if goal is not None:
             canvas.disc(np.asarray(goal)[:2], SUCCESS_DISTANCE, (230, 150, 150))
-        canvas.disc(self.data.qpos[:2], BALL_RADIUS, (30, 60, 220))
+        canvas.disc(self._position, DOT_RADIUS, (30, 60, 220))
         return canvas.to_array()

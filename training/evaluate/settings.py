@@ -119,8 +119,8 @@ ENV_SPECS = {
     "Pusher": EnvSpec(goal_dims=tuple(range(22)), mpc_steps=20, sampling_iters=10, success_dims=(7, 8),
                       gradient_objective=ObjectiveSettings()),
 }
-"""MPC budgets: 100 env steps for PointMaze (the longest U-maze path at its top speed), Wall (a
-crossing through the door at about 1 m/s) and Pusher (twice its 50-step task gap); 50 env steps for
+"""MPC budgets: 100 env steps for PointMaze (5 s), Wall (several times a crossing through the door at
+its data's mean step of 0.071 m) and Pusher (twice its 50-step task gap); 50 env steps for
 PushT (twice the 25-step task gap). Pusher's goal lies two horizons away: weighing every step pulls
 the whole arm to its goal pose at once and through the slowly pushed object (Adam + MPC 10% any-time
 on 20 tasks of the offline model, 45% on the final state only; docs/training.md, "Pusher's tasks
