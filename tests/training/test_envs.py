@@ -190,6 +190,25 @@ def test_wall_moves_stay_valid_and_cross_only_through_the_door(env_cache):
         assert np.linalg.norm(end - start) <= 1.8 * STEP * np.sqrt(2) + 1e-12
 
 
+def test_wall_moves_aimed_at_the_door_corners_stay_out_of_the_wall(env_cache):
+    from training.envs.wall import DOOR_CENTER, DOOR_HALF_WIDTH, WALL_HALF_THICKNESS, move
+
+    env = env_cache("Wall")
+    rng = np.random.default_rng(8)
+    corners = [np.array([sx * WALL_HALF_THICKNESS, DOOR_CENTER + sy * DOOR_HALF_WIDTH])
+               for sx in (-1, 1) for sy in (-1, 1)]
+    tried = 0
+    while tried < 4000:
+        start = rng.uniform(-1.0, 1.0, 2)
+        try:
+            env.check_state(start)
+        except ValueError:
+            continue
+        corner = corners[tried % 4]
+        env.check_state(move(start, (corner - start) * rng.uniform(1.01, 3.0)))  # through the corner, to rounding
+        tried += 1
+
+
 def test_wall_success_threshold_and_bounds(env_cache):
     from training.envs.wall import SUCCESS_DISTANCE
 

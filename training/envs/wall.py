@@ -35,17 +35,20 @@ STEP = 2 * PIXEL  # metres moved per unit of action (the release moves 2 px)
 BACKOFF = 0.5 * PIXEL  # a blocked move stops this far short of the face
 MAX_ACTION = 1.8  # the longest step of the release's data
 DOT_RADIUS = 1.7 * PIXEL  # drawn only (the release's dot_std)
+CORNER_OVERLAP = 1e-9  # the faces meeting at a door corner overlap by this (m), so rounding cannot pass between them
 
 
 def wall_faces() -> list[tuple[int, float, float, float, int]]:
     """Every wall face as ``(axis, coordinate, low, high, free_side)``: the line
     ``p[axis] = coordinate`` for ``low <= p[1 - axis] <= high``, open to the dot on the side
-    ``sign(p[axis] - coordinate) = free_side``."""
-    h, w = ROOM_HALF, WALL_HALF_THICKNESS
+    ``sign(p[axis] - coordinate) = free_side``. The wall's sides and the door's ends extend
+    ``CORNER_OVERLAP`` past the corners where they meet."""
+    h, t, e = ROOM_HALF, WALL_HALF_THICKNESS, CORNER_OVERLAP
     door_low, door_high = DOOR_CENTER - DOOR_HALF_WIDTH, DOOR_CENTER + DOOR_HALF_WIDTH
     faces = [(axis, side * h, -h, h, -side) for axis in (0, 1) for side in (-1, 1)]
-    faces += [(0, side * w, low, high, side) for side in (-1, 1) for low, high in ((-h, door_low), (door_high, h))]
-    faces += [(1, door_low, -w, w, 1), (1, door_high, -w, w, -1)]
+    faces += [(0, side * t, low, high, side)
+              for side in (-1, 1) for low, high in ((-h, door_low + e), (door_high - e, h))]
+    faces += [(1, door_low, -t - e, t + e, 1), (1, door_high, -t - e, t + e, -1)]
     return faces
 
 
@@ -90,11 +93,6 @@ class Wall(Env):
         self.action_low = -np.full(2, MAX_ACTION)
         self.action_high = np.full(2, MAX_ACTION)
         self._position = np.zeros(2)
-
-    @staticmethod
-    def in_door(y: float, margin: float = 0.0) -> bool:
-        """Whether height ``y`` passes through the door with ``margin`` to spare."""
-        return abs(y - DOOR_CENTER) < DOOR_HALF_WIDTH - margin
 
     def get_state(self) -> np.ndarray:
         return self._position.copy()
