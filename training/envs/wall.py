@@ -29,6 +29,7 @@ ROOM_HALF = 1.0
 WALL_HALF_THICKNESS = 3 * PIXEL  # the release's wall is 6 px wide
 DOOR_CENTER = 0.0
 DOOR_HALF_WIDTH = 4 * PIXEL  # the release's door_space
+DOOR_LOW, DOOR_HIGH = DOOR_CENTER - DOOR_HALF_WIDTH, DOOR_CENTER + DOOR_HALF_WIDTH
 SUCCESS_DISTANCE = 4.5 * PIXEL  # the release's success threshold
 CLEARANCE = 3.4 * PIXEL  # the release's task padding, 2 * dot_std, from every face
 STEP = 2 * PIXEL  # metres moved per unit of action (the release moves 2 px)
@@ -44,11 +45,10 @@ def wall_faces() -> list[tuple[int, float, float, float, int]]:
     ``sign(p[axis] - coordinate) = free_side``. The wall's sides and the door's ends extend
     ``CORNER_OVERLAP`` past the corners where they meet."""
     h, t, e = ROOM_HALF, WALL_HALF_THICKNESS, CORNER_OVERLAP
-    door_low, door_high = DOOR_CENTER - DOOR_HALF_WIDTH, DOOR_CENTER + DOOR_HALF_WIDTH
     faces = [(axis, side * h, -h, h, -side) for axis in (0, 1) for side in (-1, 1)]
     faces += [(0, side * t, low, high, side)
-              for side in (-1, 1) for low, high in ((-h, door_low + e), (door_high - e, h))]
-    faces += [(1, door_low, -t - e, t + e, 1), (1, door_high, -t - e, t + e, -1)]
+              for side in (-1, 1) for low, high in ((-h, DOOR_LOW + e), (DOOR_HIGH - e, h))]
+    faces += [(1, DOOR_LOW, -t - e, t + e, 1), (1, DOOR_HIGH, -t - e, t + e, -1)]
     return faces
 
 
@@ -104,7 +104,7 @@ class Wall(Env):
         x, y = state
         if max(abs(x), abs(y)) > ROOM_HALF:
             raise ValueError(f"state is out of bounds: xy ({x:.3g}, {y:.3g}) is outside the room [-1, 1]^2")
-        if abs(x) < WALL_HALF_THICKNESS and not abs(y - DOOR_CENTER) <= DOOR_HALF_WIDTH:
+        if abs(x) < WALL_HALF_THICKNESS and not DOOR_LOW <= y <= DOOR_HIGH:
             raise ValueError(f"state is out of bounds: xy ({x:.3g}, {y:.3g}) is inside the wall")
 
     def _apply(self, action: np.ndarray) -> None:
@@ -131,9 +131,8 @@ class Wall(Env):
         border = 4 * PIXEL
         canvas = TopDownCanvas((-h - border, h + border, -h - border, h + border), self.image_size, (90, 90, 90))
         canvas.box((0, 0), (h, h), (235, 235, 235))
-        door_low, door_high = DOOR_CENTER - DOOR_HALF_WIDTH, DOOR_CENTER + DOOR_HALF_WIDTH
-        canvas.box((0, (-h + door_low) / 2), (t, (door_low + h) / 2), (90, 90, 90))
-        canvas.box((0, (door_high + h) / 2), (t, (h - door_high) / 2), (90, 90, 90))
+        canvas.box((0, (-h + DOOR_LOW) / 2), (t, (DOOR_LOW + h) / 2), (90, 90, 90))
+        canvas.box((0, (DOOR_HIGH + h) / 2), (t, (h - DOOR_HIGH) / 2), (90, 90, 90))
         if goal is not None:
             canvas.disc(np.asarray(goal)[:2], SUCCESS_DISTANCE, (230, 150, 150))
         canvas.disc(self._position, DOT_RADIUS, (30, 60, 220))
