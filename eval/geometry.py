@@ -8,7 +8,6 @@ planner to move away from the goal first).
 Runs Adam under MPC (20 warm-started iterations) on each env's online model and CEM under MPC on
 its offline model, the settings of eval/results-adam20, on the evaluation's 50 tasks (seed 0).
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -20,6 +19,8 @@ import torch  # noqa: E402
 from training import evaluate as ev  # noqa: E402
 from training.envs.wall import DOOR_CENTER, DOOR_HALF_WIDTH  # noqa: E402
 from training.evaluate.stats import wilson_interval  # noqa: E402
+
+from task_table import emit, task_arguments  # noqa: E402
 
 RUNS = {"Adam + MPC, online": ("online", "adam", {"adam.iters": "20"}), "CEM + MPC, offline": ("offline", "cem", {})}
 
@@ -58,11 +59,7 @@ def rate(hits) -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    args = task_arguments(__doc__)
     torch.set_num_threads(1)
     lines = ["| env | planner | straight way free: solved | straight way blocked: solved |", "|---|---|---|---|"]
     for env_name in ("PointMaze", "Wall"):
@@ -70,10 +67,7 @@ def main():
             env, starts, goals, solved = anytime_success(env_name, label, planner, overrides, args.tasks, args.seed)
             free = np.array([straight_way_is_free(env, s, g) for s, g in zip(starts, goals)])
             lines.append(f"| {env_name} | {name} | {rate(solved[free])} | {rate(solved[~free])} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        args.out.write_text(f"# Any-time success by task geometry ({args.tasks} tasks, seed {args.seed})\n\n" + table)
+    emit(lines, "Any-time success by task geometry", args)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ starts (seed 0), as given and with the start's velocities zeroed, and reports th
 (checked after every planner step) and the median distance the object moves, beside the median
 distance each task asks it to move.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -16,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the training pa
 import numpy as np  # noqa: E402
 
 from training import evaluate as ev  # noqa: E402
+from training.envs.pusher import OBJECT  # noqa: E402
 
-OBJECT = slice(7, 9)  # qpos of the object's slides
-VELOCITIES = slice(11, 22)
+from task_table import emit, task_arguments  # noqa: E402
 
 
 def do_nothing(env, starts, goals, steps):
@@ -36,15 +35,11 @@ def do_nothing(env, starts, goals, steps):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path)
-    args = parser.parse_args()
+    args = task_arguments(__doc__)
     env = ev.make_envs("Pusher", 1)[0]
     starts, goals = ev.make_tasks(env, args.tasks, args.seed)
     at_rest = starts.copy()
-    at_rest[:, VELOCITIES] = 0.0
+    at_rest[:, env.model.nq:] = 0.0
     asked = np.median(np.linalg.norm(goals[:, OBJECT] - starts[:, OBJECT], axis=1))
     steps = ev.ENV_SPECS["Pusher"].mpc_steps
     lines = [f"Median object distance a task asks for: {asked:.3f} m (success within 0.025 m)\n",
@@ -52,10 +47,7 @@ def main():
     for name, task_starts in (("the task's start", starts), ("the start, velocities zeroed", at_rest)):
         solved, moved = do_nothing(env, task_starts, goals, steps)
         lines.append(f"| {name} | {solved.sum()}/{len(solved)} | {np.median(moved):.3f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        args.out.write_text(f"# Pusher: doing nothing ({args.tasks} tasks, seed {args.seed})\n\n" + table)
+    emit(lines, "Pusher: doing nothing", args)
 
 
 if __name__ == "__main__":
