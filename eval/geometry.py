@@ -1,7 +1,8 @@
-"""Which tasks do the planners miss on PointMaze and Wall? Any-time success split by whether the
-straight segment from start to goal is free (the planners' 5-step horizon sees 25 env steps ahead,
-and the cost is the distance to the goal, so a task whose straight way is blocked asks a myopic
-planner to move away from the goal first).
+"""Which tasks do the planners miss? Any-time success split by one property of the task: on
+PointMaze and Wall whether the straight segment from start to goal is free (the planners' 5-step
+horizon sees 25 env steps ahead, and the cost is the distance to the goal, so a task whose straight
+way is blocked asks a myopic planner to move away from the goal first); on PushT whether the block
+must turn by less than the success test's angle tolerance (pi / 9) between start and goal.
 
     python eval/geometry.py --out eval/results-adam20/geometry.md
 
@@ -17,6 +18,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from training import evaluate as ev  # noqa: E402
+from training.envs.pusht import ANGLE_TOLERANCE, angle_difference  # noqa: E402
 from training.envs.wall import DOOR_CENTER, DOOR_HALF_WIDTH  # noqa: E402
 from training.evaluate.stats import wilson_interval  # noqa: E402
 
@@ -32,6 +34,16 @@ def straight_way_is_free(env, start, goal, samples=200) -> bool:
         return abs(start[1] + t * (goal[1] - start[1]) - DOOR_CENTER) < DOOR_HALF_WIDTH
     points = start[:2] + np.linspace(0, 1, samples)[:, None] * (goal[:2] - start[:2])
     return all(env.is_free(p) for p in points)
+
+
+def block_turn_is_small(env, start, goal) -> bool:
+    """Whether the T's angle differs between start and goal by less than the angle tolerance."""
+    return angle_difference(start[4], goal[4]) < ANGLE_TOLERANCE
+
+
+SPLITS = {"PointMaze": ("straight way free", straight_way_is_free), "Wall": ("straight way free", straight_way_is_free),
+          "PushT": ("block turn under pi/9", block_turn_is_small)}
+"""env: (what the first group's tasks have, the test that puts a task there)."""
 
 
 def anytime_success(env_name, label, planner, overrides, tasks, seed):
@@ -61,12 +73,12 @@ def rate(hits) -> str:
 def main():
     args = task_arguments(__doc__)
     torch.set_num_threads(1)
-    lines = ["| env | planner | straight way free: solved | straight way blocked: solved |", "|---|---|---|---|"]
-    for env_name in ("PointMaze", "Wall"):
+    lines = ["| env | planner | tasks split by | yes: solved | no: solved |", "|---|---|---|---|---|"]
+    for env_name, (property_name, has_property) in SPLITS.items():
         for name, (label, planner, overrides) in RUNS.items():
             env, starts, goals, solved = anytime_success(env_name, label, planner, overrides, args.tasks, args.seed)
-            free = np.array([straight_way_is_free(env, s, g) for s, g in zip(starts, goals)])
-            lines.append(f"| {env_name} | {name} | {rate(solved[free])} | {rate(solved[~free])} |")
+            yes = np.array([has_property(env, s, g) for s, g in zip(starts, goals)])
+            lines.append(f"| {env_name} | {name} | {property_name} | {rate(solved[yes])} | {rate(solved[~yes])} |")
     emit(lines, "Any-time success by task geometry", args)
 
 
