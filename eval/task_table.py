@@ -3,12 +3,15 @@ import argparse
 from pathlib import Path
 
 
-def task_arguments(doc: str) -> argparse.Namespace:
-    """``--tasks`` (50), ``--seed`` (0) and ``--out`` (a markdown file), described by ``doc``'s first line."""
+def task_arguments(doc: str, add_arguments=None) -> argparse.Namespace:
+    """``--tasks`` (50), ``--seed`` (0) and ``--out`` (a markdown file), described by ``doc``'s first
+    line; ``add_arguments(parser)`` adds a script's own."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
+    if add_arguments is not None:
+        add_arguments(parser)
     return parser.parse_args()
 
 
