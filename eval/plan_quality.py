@@ -38,7 +38,8 @@ def final_cost(objective, final, goal) -> np.ndarray:
 
 def plan_costs(env_name, method, tasks, seed, models_dir):
     """starts [P, S] and {planner: (predicted final [P, S], true final [P, S], predicted cost [P],
-    true cost [P])} for one plan per task from its start."""
+    true cost [P], model error [P]: the cost of the predicted final against the true one)} for one
+    plan per task from its start."""
     spec = ev.ENV_SPECS[env_name]
     loaded = ev.load_model(Path(models_dir) / f"{env_name.lower()}-{method}.wmk", "cpu")
     if loaded.num_hist != 1:
@@ -105,7 +106,8 @@ def main():
                 if env_name == "Wall":
                     says, did = crossed(starts, predicted_final), crossed(starts, true_final)
                     wall.append(f"| {method} | {name} | {int((says & did).sum())} | {int((says & ~did).sum())} |")
-    emit(lines + (wall if "Wall" in args.envs else []), "One plan per task: its cost predicted by the model and reached in the simulator", args)
+    title = "One plan per task: its cost predicted by the model and reached in the simulator"
+    emit(lines + (wall if "Wall" in args.envs else []), title, args)
 
 
 if __name__ == "__main__":
