@@ -9,7 +9,9 @@ File format: a ``.npz`` that loads with ``allow_pickle=False``:
   ``states[e]`` exactly.
 - ``metadata`` 0-d unicode string, JSON: ``format_version``, ``env``,
   ``env_kwargs``, ``frameskip``, ``policy``, ``seed``, ``episodes``,
-  ``length``, ``state_dim``, ``action_dim``.
+  ``length``, ``state_dim``, ``action_dim``. A file made by ``merge`` has
+  ``seed`` the list of its parts' seeds, in episode order, and ``parts``:
+  one ``{"file", "seed", "episodes"}`` per part.
 
 Windows (``num_hist`` = H, ``frameskip`` = k): a window of episode ``e``
 starting at env step ``t0`` (``t0 = 0, stride, 2 stride, ...`` with
@@ -29,6 +31,7 @@ CLI::
 
     python -m training.data collect --env PointMaze --out data/pointmaze.npz
     python -m training.data render data/pointmaze.npz --episode 0 --out ep0.gif
+    python -m training.data merge data/a.npz data/b.npz --out data/ab.npz
 """
 
 from __future__ import annotations
@@ -152,6 +155,40 @@ def collect(
     }
     env.close()
     return Trajectories(states, actions, metadata)
+
+
+MERGE_KEYS = ("format_version", "env", "env_kwargs", "frameskip", "policy", "length", "state_dim", "action_dim")
+"""Metadata that every part of a merged file must share."""
+
+
+def merge(parts: list[Trajectories], names: list[str]) -> Trajectories:
+    """The episodes of ``parts`` in the given order, in one dataset; ``names[i]`` names part i.
+
+    Training holds out the last episodes (``val_fraction``), so the last part supplies them.
+    """
+    if len(parts) < 2 or len(names) != len(parts):
+        raise ValueError(f"merge needs two or more parts, each with a name; got {len(parts)} parts, {len(names)} names")
+    first = parts[0].metadata
+    for name, part in zip(names[1:], parts[1:]):
+        differ = [k for k in MERGE_KEYS if part.metadata.get(k) != first.get(k)]
+        if differ:
+            shown = ", ".join(f"{k} {part.metadata.get(k)!r} (first part: {first.get(k)!r})" for k in differ)
+            raise ValueError(f"part {name} does not match the first part {names[0]}: {shown}")
+    pieces = [piece for name, part in zip(names, parts) for piece in _pieces(name, part)]
+    metadata = {k: first[k] for k in MERGE_KEYS}
+    metadata.update(
+        seed=[piece["seed"] for piece in pieces], episodes=sum(piece["episodes"] for piece in pieces), parts=pieces
+    )
+    states = np.concatenate([part.states for part in parts])
+    actions = np.concatenate([part.actions for part in parts])
+    return Trajectories(states, actions, metadata)
+
+
+def _pieces(name: str, part: Trajectories) -> list[dict]:
+    """The ``parts`` entries of ``part``: its own, if it was merged itself."""
+    if "parts" in part.metadata:
+        return list(part.metadata["parts"])
+    return [dict(file=name, seed=part.metadata["seed"], episodes=int(part.states.shape[0]))]
 
 
 class TrajectoryDataset(torch.utils.data.Dataset):
@@ -283,6 +320,13 @@ def _render_command(args) -> None:
     print(f"saved {out}: {len(frames)} frames")
 
 
+def _merge_command(args) -> None:
+    paths = [Path(p) for p in args.paths]
+    data = merge([Trajectories.load(p) for p in paths], [p.name for p in paths])
+    path = data.save(args.out)
+    print(f"saved {path}: {data.metadata['episodes']} episodes of {data.metadata['env']} from {len(paths)} files")
+
+
 def make_name(name: str) -> str:
     """The canonical spelling of a built-in env name (others are returned unchanged)."""
     from .envs import ENV_NAMES
@@ -315,6 +359,10 @@ def main(argv=None) -> None:
     r.add_argument("--every", type=int, default=1, help="keep every n-th state")
     r.add_argument("--out", required=True)
     r.set_defaults(run=_render_command)
+    m = commands.add_parser("merge", help="concatenate trajectory files of one env; the last supplies the held-out episodes")
+    m.add_argument("paths", nargs="+", help="trajectory .npz files, in episode order")
+    m.add_argument("--out", required=True, help="output .npz path")
+    m.set_defaults(run=_merge_command)
     args = parser.parse_args(argv)
     args.run(args)
 

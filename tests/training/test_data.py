@@ -11,7 +11,7 @@ from env_cases import ALL_ENVS
 
 pytest.importorskip("mujoco")
 
-from training.data import TrajectoryDataset, Trajectories, collect, compute_stats, load_windows  # noqa: E402
+from training.data import TrajectoryDataset, Trajectories, collect, compute_stats, load_windows, merge  # noqa: E402
 from training.envs.render import render_states, save_gif, save_strip  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,3 +149,42 @@ def test_fallback_drawing_without_opengl(name):
     env.reset(seed=0)
     image = env.render(goal=env.get_state())
     assert image.shape == (224, 224, 3) and image.dtype == np.uint8 and image.std() > 0
+
+
+def test_merge_keeps_episode_order_and_records_its_parts(tmp_path):
+    a = collect("Wall", episodes=2, length=6, seed=3, progress=False)
+    b = collect("Wall", episodes=3, length=6, seed=4, progress=False)
+    c = collect("Wall", episodes=1, length=6, seed=5, progress=False)
+    ab = merge([a, b], ["a.npz", "b.npz"])
+    np.testing.assert_array_equal(ab.states, np.concatenate([a.states, b.states]))
+    np.testing.assert_array_equal(ab.actions[2:], b.actions)
+    abc = merge([ab, c], ["ab.npz", "c.npz"])
+    assert abc.metadata["episodes"] == 6 and abc.metadata["seed"] == [3, 4, 5]
+    assert [p["file"] for p in abc.metadata["parts"]] == ["a.npz", "b.npz", "c.npz"]
+    loaded = Trajectories.load(abc.save(tmp_path / "abc.npz"))
+    assert loaded.metadata == abc.metadata
+    np.testing.assert_array_equal(loaded.states[-1], c.states[0])
+
+
+def test_merge_rejects_parts_that_differ():
+    a = collect("Wall", episodes=1, length=6, seed=3, progress=False)
+    longer = collect("Wall", episodes=1, length=7, seed=3, progress=False)
+    with pytest.raises(ValueError, match=r"part b.npz does not match the first part a.npz: length 7 \(first part: 6\)"):
+        merge([a, longer], ["a.npz", "b.npz"])
+    other_env = collect("PointMaze", episodes=1, length=6, seed=3, progress=False)
+    with pytest.raises(ValueError, match="env 'PointMaze'"):
+        merge([a, other_env], ["a.npz", "pm.npz"])
+    with pytest.raises(ValueError, match="two or more parts"):
+        merge([a], ["a.npz"])
+
+
+def test_cli_merge(tmp_path):
+    for seed in (1, 2):
+        collect("Wall", episodes=2, length=5, seed=seed, progress=False).save(tmp_path / f"w{seed}.npz")
+    out = tmp_path / "w.npz"
+    done = subprocess.run(
+        [sys.executable, "-m", "training.data", "merge", str(tmp_path / "w1.npz"), str(tmp_path / "w2.npz"), "--out", str(out)],
+        cwd=REPO, check=True, capture_output=True, text=True,
+    )
+    assert "4 episodes of Wall from 2 files" in done.stdout
+    assert Trajectories.load(out).metadata["seed"] == [1, 2]
