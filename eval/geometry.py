@@ -6,8 +6,9 @@ must turn by less than the success test's angle tolerance (pi / 9) between start
 
     python eval/geometry.py --out eval/results-adam20/geometry.md
 
-Runs Adam under MPC (20 warm-started iterations) on each env's online model and CEM under MPC on
-its offline model, the settings of eval/results-adam20, on the evaluation's 50 tasks (seed 0).
+Runs Adam under MPC (20 warm-started iterations) on each env's online model (``--adam-model``
+names another method) and CEM under MPC on its offline model, both from ``--models-dir``
+(``<env>-<method>.wmk``), the settings of eval/results-adam20, on the evaluation's 50 tasks (seed 0).
 """
 import sys
 from pathlib import Path
@@ -24,7 +25,8 @@ from training.evaluate.stats import wilson_interval  # noqa: E402
 
 from task_table import emit, task_arguments  # noqa: E402
 
-RUNS = {"Adam + MPC, online": ("online", "adam", {"adam.iters": "20"}), "CEM + MPC, offline": ("offline", "cem", {})}
+ADAM = ("adam", {"adam.iters": "20"})
+CEM = ("offline", "cem", {})
 
 
 def straight_way_is_free(env, start, goal, samples=200) -> bool:
@@ -46,10 +48,10 @@ SPLITS = {"PointMaze": ("straight way free", straight_way_is_free), "Wall": ("st
 """env: (what the first group's tasks have, the test that puts a task there)."""
 
 
-def anytime_success(env_name, label, planner, overrides, tasks, seed):
+def anytime_success(env_name, models_dir, label, planner, overrides, tasks, seed):
     envs = ev.make_envs(env_name, tasks)
     spec = ev.ENV_SPECS[env_name]
-    loaded = ev.load_model(f"models/{env_name.lower()}-{label}.wmk", "cpu")
+    loaded = ev.load_model(str(Path(models_dir) / f"{env_name.lower()}-{label}.wmk"), "cpu")
     settings = ev.apply_overrides(ev.default_settings(planner, "mpc", spec), planner, overrides)
     scale = loaded.action_scale
     cost = ev.settings.default_objective(planner, spec).build(envs[0], spec.goal_dims, loaded.state_std,
@@ -70,13 +72,22 @@ def rate(hits) -> str:
     return f"{k}/{n} = {100 * k / n:.0f}% [{100 * low:.0f}, {100 * high:.0f}]"
 
 
+def add_arguments(parser):
+    parser.add_argument("--models-dir", default="models", help="holds <env>-<method>.wmk (default: models)")
+    parser.add_argument("--adam-model", default="online", help="the method whose model Adam plans on")
+    parser.add_argument("--envs", nargs="+", default=list(SPLITS), choices=list(SPLITS))
+
+
 def main():
-    args = task_arguments(__doc__)
+    args = task_arguments(__doc__, add_arguments)
     torch.set_num_threads(1)
+    runs = {f"Adam + MPC, {args.adam_model}": (args.adam_model,) + ADAM, "CEM + MPC, offline": CEM}
     lines = ["| env | planner | tasks split by | yes: solved | no: solved |", "|---|---|---|---|---|"]
-    for env_name, (property_name, has_property) in SPLITS.items():
-        for name, (label, planner, overrides) in RUNS.items():
-            env, starts, goals, solved = anytime_success(env_name, label, planner, overrides, args.tasks, args.seed)
+    for env_name in args.envs:
+        property_name, has_property = SPLITS[env_name]
+        for name, (label, planner, overrides) in runs.items():
+            env, starts, goals, solved = anytime_success(env_name, args.models_dir, label, planner, overrides,
+                                                         args.tasks, args.seed)
             yes = np.array([has_property(env, s, g) for s, g in zip(starts, goals)])
             lines.append(f"| {env_name} | {name} | {property_name} | {rate(solved[yes])} | {rate(solved[~yes])} |")
     emit(lines, "Any-time success by task geometry", args)
