@@ -171,6 +171,96 @@ def test_wilson_interval_refuses_bad_counts(k, n, match):
         wilson_interval(k, n)
 
 
+def _paired(a, b, c, d):
+    """Outcomes of two runs on a + b + c + d tasks: a solved by both, b by the first only, c by the
+    second only, d by neither."""
+    first = np.array([True] * (a + b) + [False] * (c + d))
+    second = np.array([True] * a + [False] * b + [True] * c + [False] * d)
+    return first, second
+
+
+@pytest.mark.parametrize("a,b,c,d", [(60000, 3000, 1000, 36000), (20000, 20000, 25000, 35000), (900, 50, 40, 10)])
+def test_paired_difference_interval_approaches_the_paired_wald_interval(a, b, c, d):
+    from training.evaluate.stats import Z95, paired_difference_interval
+
+    n = a + b + c + d
+    change = (b - c) / n
+    half = Z95 * np.sqrt((b + c) - (b - c) ** 2 / n) / n        # Var of the mean of the paired differences
+    got = paired_difference_interval(*_paired(a, b, c, d))
+    assert got[0] == pytest.approx(change, abs=1e-15)
+    rel = 0.05 if n < 10000 else 0.002
+    assert got[1] == pytest.approx(change - half, abs=rel * half) and got[2] == pytest.approx(change + half, abs=rel * half)
+
+
+@pytest.mark.parametrize("cells", [(0.55, 0.05, 0.15, 0.25), (0.3, 0.2, 0.1, 0.4), (0.8, 0.02, 0.08, 0.1)])
+def test_paired_difference_interval_covers_the_true_difference(cells):
+    """Exact coverage over every table of 30 tasks drawn from the cell probabilities."""
+    from math import lgamma, log, exp
+
+    from training.evaluate.stats import paired_difference_interval
+
+    n, truth, covered = 30, cells[1] - cells[2], 0.0
+    for a in range(n + 1):
+        for b in range(n + 1 - a):
+            for c in range(n + 1 - a - b):
+                counts = (a, b, c, n - a - b - c)
+                log_p = lgamma(n + 1) + sum(k * log(p) - lgamma(k + 1) for k, p in zip(counts, cells))
+                _, low, high = paired_difference_interval(*_paired(*counts))
+                covered += exp(log_p) * (low <= truth <= high)
+    assert 0.93 <= covered <= 0.99
+
+
+def test_paired_difference_interval_is_antisymmetric_and_square_and_add_when_uncorrelated():
+    from training.evaluate.stats import paired_difference_interval, wilson_interval
+
+    rng = np.random.default_rng(7)
+    first, second = rng.random(37) < 0.6, rng.random(37) < 0.4
+    change, low, high = paired_difference_interval(first, second)
+    assert paired_difference_interval(second, first) == pytest.approx((-change, -high, -low), abs=1e-12)
+    a, b, c, d = 5, 5, 5, 5                                   # ad - bc = 0: no correlation to correct for
+    (l1, u1), (l2, u2) = wilson_interval(10, 20), wilson_interval(10, 20)
+    half = np.hypot(0.5 - l1, u2 - 0.5)
+    assert paired_difference_interval(*_paired(a, b, c, d)) == pytest.approx((0.0, -half, half), abs=1e-12)
+    same = rng.random(41) < 0.5                               # identical runs: a narrower interval about 0
+    change, low, high = paired_difference_interval(same, same)
+    assert change == 0 and -half < low < 0 < high < half
+
+
+@pytest.mark.parametrize("first,second,match", [
+    ([True, False], [True], "same tasks"), ([1, 0], [1, 0], "first must be"), ([], [], "first must be"),
+    ([True], np.ones((1, 1), bool), "second must be")])
+def test_paired_difference_interval_refuses_bad_outcomes(first, second, match):
+    from training.evaluate.stats import paired_difference_interval
+
+    with pytest.raises(ValueError, match=match):
+        paired_difference_interval(np.asarray(first, dtype=bool) if match == "same tasks" else np.asarray(first),
+                                   np.asarray(second))
+
+
+def test_report_change_table_pairs_the_task_outcomes():
+    rng = np.random.default_rng(3)
+    solved = {k: rng.random(23) < p for k, p in (("cem", 0.8), ("offline", 0.5), ("online", 0.6))}
+
+    def row(model, planner, key, mode="mpc"):
+        return {"env": "Wall", "model": model, "planner": planner, "mode": mode,
+                "task_anytime_successes": ev.report.outcome_text(solved[key])}
+
+    rows = [row("offline", "cem", "cem"), row("offline", "adam", "offline"), row("online", "adam", "online"),
+            row("online", "cem", "online"), row("offline", "adam", "cem", mode="open-loop")]
+    table = ev.report.change_table(rows).splitlines()
+    assert table[0] == ("| env | Adam, online - Adam, offline | Adam, offline - CEM, offline "
+                        "| Adam, online - CEM, offline |")
+    from training.evaluate.stats import paired_difference_interval
+    cell = lambda x, y: "{:+.0f} [{:+.0f}, {:+.0f}]".format(
+        *(100 * v for v in paired_difference_interval(solved[x], solved[y])))
+    assert table[2] == f"| Wall | {cell('online', 'offline')} | {cell('offline', 'cem')} | {cell('online', 'cem')} |"
+    rows[2]["task_anytime_successes"] = ""                   # a row without per-task outcomes
+    assert ev.report.change_table(rows).splitlines()[2] == f"| Wall | - | {cell('offline', 'cem')} | - |"
+    np.testing.assert_array_equal(ev.report.outcomes(ev.report.outcome_text(solved["cem"])), solved["cem"])
+    with pytest.raises(ev.EvaluationError, match="0s and 1s"):
+        ev.report.outcomes("1 0 2")
+
+
 def test_report_headline_puts_adam_on_each_model_beside_offline_cem_with_intervals():
     def row(model, planner, anytime, seconds, mode="mpc"):
         return {"env": "Wall", "model": model, "planner": planner, "mode": mode, "tasks": 50,
@@ -305,6 +395,9 @@ def test_cli_writes_results_table_and_plot(tmp_path):
         assert r["steps"] == (5 if r["mode"] == "open-loop" else ev.ENV_SPECS["Wall"].mpc_steps)
         assert r["episode_s"] >= r["call_s_median"] > 0 and r["backend"] in wmkernels._backend.BACKENDS
         assert r["device"].startswith("cpu (")
+        solved, anytime = (ev.report.outcomes(r[k]) for k in ("task_successes", "task_anytime_successes"))
+        assert len(solved) == 2 and solved.sum() == r["successes"] and anytime.sum() == r["anytime_successes"]
+        assert not (solved & ~anytime).any()
     assert json.loads(rows[3]["settings"])["iters"] == 2 and rows[3]["calls"] == 4
     assert json.loads(rows[1]["settings"])["lr"] == 0.2 and json.loads(rows[0]["settings"])["lr"] == 0.3
     out = tmp_path / "out"
@@ -315,6 +408,7 @@ def test_cli_writes_results_table_and_plot(tmp_path):
     assert header.index("anytime_successes") == header.index("success_rate") + 1
     markdown = (out / "results.md").read_text()
     assert "## Adam under MPC against CEM under MPC on the offline model" in markdown
+    assert "| env | Adam, offline - CEM, offline |" in markdown    # one model: only Adam's change from CEM
     assert "| model | Wall (Adam / CEM) |" in markdown
     assert "| offline, open-loop |" in markdown and "| offline + MPC |" in markdown
     assert (out / "success_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

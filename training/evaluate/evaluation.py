@@ -16,6 +16,7 @@ from ..progress import progress as progress_bar
 from .episodes import make_envs, make_tasks, run_episodes, run_idle, score, score_anytime
 from .errors import EvaluationError
 from .models import check_model, load_model
+from .report import outcome_text
 from .settings import (BASELINE, MODES, PLANNER_CHOICES, PLANNERS, ObjectiveSettings, apply_overrides, check_choice,
                        check_env_name, default_objective, default_settings, env_spec, planner_action_bounds)
 from .units import ACTION_UNITS
@@ -35,9 +36,10 @@ def success_text(env) -> str:
 
 
 def result_row(env_name, loaded, planner, mode, settings, steps, episodes, success, anytime, device, task) -> dict:
-    """One results.csv row; success, anytime [P] bool: final-state and any-time success; ``task``: the
-    env's goal dims, angle dims, MPC steps, CEM/MPPI iterations and success test, and the run's
-    objective and action units, as ``evaluate`` describes them."""
+    """One results.csv row; success, anytime [P] bool: final-state and any-time success, counted and
+    kept per task (``task_successes``, ``task_anytime_successes``: ``outcome_text``, for comparing two
+    runs on the same tasks); ``task``: the env's goal dims, angle dims, MPC steps, CEM/MPPI iterations
+    and success test, and the run's objective and action units, as ``evaluate`` describes them."""
     P, calls = len(success), episodes.call_seconds or [0.0]
     return {"env": env_name, "model": loaded.label, "model_path": str(loaded.path), "planner": planner,
             "mode": mode, "tasks": P, "successes": int(success.sum()), "success_rate": float(success.mean()),
@@ -46,7 +48,8 @@ def result_row(env_name, loaded, planner, mode, settings, steps, episodes, succe
             "call_s_median_per_task": float(np.median(calls)) / P, "episode_s": float(np.sum(calls)),
             "episode_s_per_task": float(np.sum(calls)) / P, "nonfinite_tasks": episodes.nonfinite,
             "backend": episodes.backend, "device": device_name(device),
-            "settings": json.dumps(dataclasses.asdict(settings)), **task}
+            "settings": json.dumps(dataclasses.asdict(settings)), **task,
+            "task_successes": outcome_text(success), "task_anytime_successes": outcome_text(anytime)}
 
 
 def _env_kwargs(models, task_kwargs: dict) -> dict:

@@ -1,8 +1,9 @@
 """The report of a list of result rows, written to one folder.
 
-``results.csv``: one row per env, model, planner and mode. ``results.md``: the headline (Adam under
+``results.csv``: one row per env, model, planner and mode, with each task's outcome. ``results.md``: the headline (Adam under
 MPC on each model against CEM under MPC on the offline model, any-time success with 95% Wilson
-intervals, and Adam's planning time as a share of CEM's), then success and planning-time tables
+intervals, and Adam's planning time as a share of CEM's), the changes between those runs on the same
+tasks with 95% paired intervals (offline to OWM / AWM for Adam, CEM to Adam), then success and planning-time tables
 shaped like the paper's Table 1 (rows model x mode, a column per env, each cell the planners'
 values), and every setting. ``success_vs_time.png``: any-time success against planning time, with
 the intervals as error bars. Times: the median planner call and the per-episode sum, each also
@@ -14,12 +15,28 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+
 from ..config import METHODS
 from .errors import EvaluationError
 from .settings import BASELINE, ENV_SPECS, MODES, PLANNER_CHOICES, PLANNERS
-from .stats import wilson_interval
+from .stats import paired_difference_interval, wilson_interval
 
 PLANNER_LABELS = {"gd": "GD", "adam": "Adam", "cem": "CEM", "mppi": "MPPI", "none": "none"}
+
+
+def outcome_text(solved) -> str:
+    """Each task's outcome in task order, ``1`` solved and ``0`` not, space-separated (so that no CSV
+    reader takes it for a number): ``[True, False, True]`` -> ``"1 0 1"``."""
+    return " ".join("1" if s else "0" for s in solved)
+
+
+def outcomes(text: str) -> np.ndarray:
+    """[P] bool from ``outcome_text``."""
+    values = text.split()
+    if not values or set(values) - {"0", "1"}:
+        raise EvaluationError(f"task outcomes must be 0s and 1s separated by spaces, got {text[:40]!r}")
+    return np.array([v == "1" for v in values])
 
 
 def _ordered(values, order):
@@ -71,6 +88,35 @@ def headline_table(rows) -> str:
     return "\n".join(lines)
 
 
+def change_with_interval(first, second) -> str:
+    """``+6 [-4, 16]``: the change in any-time success from row ``second`` to row ``first`` on the same
+    tasks, in percentage points, with its 95% paired interval (``paired_difference_interval``)."""
+    change, low, high = paired_difference_interval(outcomes(first["task_anytime_successes"]),
+                                                   outcomes(second["task_anytime_successes"]))
+    return f"{100 * change:+.0f} [{100 * low:+.0f}, {100 * high:+.0f}]"
+
+
+def change_table(rows) -> str:
+    """Per env, paired over its tasks: the change in Adam's any-time success under MPC from the offline
+    model to each other model, and from CEM under MPC on the offline model to Adam on each model
+    (``change_with_interval``). A pair missing a run, or the per-task outcomes, shows ``-``."""
+    envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
+    models = _ordered({r["model"] for r in rows}, METHODS)
+    others = [m for m in models if m != "offline"]
+    find = {(r["env"], r["model"], r["planner"]): r for r in rows if r["mode"] == "mpc"}
+    pairs = [(("adam", m), ("adam", "offline")) for m in others] + [(("adam", m), ("cem", "offline")) for m in models]
+    heads = [f"Adam, {m} - Adam, offline" for m in others] + [f"Adam, {m} - CEM, offline" for m in models]
+    lines = [f"| env | {' | '.join(heads)} |", "|---" * (len(heads) + 1) + "|"]
+    for env in envs:
+        cells = []
+        for (p1, m1), (p2, m2) in pairs:
+            first, second = find.get((env, m1, p1)), find.get((env, m2, p2))
+            ready = first and second and all(r.get("task_anytime_successes") for r in (first, second))
+            cells.append(change_with_interval(first, second) if ready else "-")
+        lines.append(f"| {env} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
 def settings_tables(rows) -> str:
     """Each env's spec and success test, and each distinct planner setting (with its objective and
     action units) with the envs that used it, as markdown."""
@@ -102,6 +148,8 @@ def report_markdown(rows) -> str:
         f"# Planning success (tasks per env: {', '.join(map(str, tasks))})",
         "## Adam under MPC against CEM under MPC on the offline model (any-time success %, 95% interval)",
         headline_table(rows),
+        "## Change in any-time success on the same tasks (percentage points, 95% paired interval)",
+        change_table(rows),
         "## Any-time success % (95% interval; solved at some replanning boundary)",
         markdown_table(rows, lambda r: rate_with_interval(r["anytime_successes"], r["tasks"])),
         "## Final-state success % (95% interval)",
