@@ -88,32 +88,34 @@ def headline_table(rows) -> str:
     return "\n".join(lines)
 
 
-def change_with_interval(first, second) -> str:
-    """``+6 [-4, 16]``: the change in any-time success from row ``second`` to row ``first`` on the same
-    tasks, in percentage points, with its 95% paired interval (``paired_difference_interval``)."""
-    change, low, high = paired_difference_interval(outcomes(first["task_anytime_successes"]),
-                                                   outcomes(second["task_anytime_successes"]))
-    return f"{100 * change:+.0f} [{100 * low:+.0f}, {100 * high:+.0f}]"
+def paired_changes(rows) -> tuple[list[str], dict]:
+    """The comparisons of ``change_table``, as (labels, {(env, label): (change, low, high)}): per env,
+    paired over its tasks, the change in Adam's any-time success under MPC from the offline model to
+    each other model, and from CEM under MPC on the offline model to Adam on each model, with its 95%
+    paired interval (``paired_difference_interval``). A pair missing a run or its per-task outcomes
+    is left out."""
+    models = _ordered({r["model"] for r in rows}, METHODS)
+    pairs = [(f"Adam, {m} - Adam, offline", ("adam", m), ("adam", "offline")) for m in models if m != "offline"]
+    pairs += [(f"Adam, {m} - CEM, offline", ("adam", m), ("cem", "offline")) for m in models]
+    find = {(r["env"], r["planner"], r["model"]): r for r in rows if r["mode"] == "mpc"}
+    changes = {}
+    for env in {r["env"] for r in rows}:
+        for label, one, other in pairs:
+            first, second = find.get((env, *one)), find.get((env, *other))
+            if first and second and all(r.get("task_anytime_successes") for r in (first, second)):
+                changes[env, label] = paired_difference_interval(outcomes(first["task_anytime_successes"]),
+                                                                 outcomes(second["task_anytime_successes"]))
+    return [label for label, _, _ in pairs], changes
 
 
 def change_table(rows) -> str:
-    """Per env, paired over its tasks: the change in Adam's any-time success under MPC from the offline
-    model to each other model, and from CEM under MPC on the offline model to Adam on each model
-    (``change_with_interval``). A pair missing a run, or the per-task outcomes, shows ``-``."""
-    envs = _ordered({r["env"] for r in rows}, tuple(ENV_SPECS))
-    models = _ordered({r["model"] for r in rows}, METHODS)
-    others = [m for m in models if m != "offline"]
-    find = {(r["env"], r["model"], r["planner"]): r for r in rows if r["mode"] == "mpc"}
-    pairs = [(("adam", m), ("adam", "offline")) for m in others] + [(("adam", m), ("cem", "offline")) for m in models]
-    heads = [f"Adam, {m} - Adam, offline" for m in others] + [f"Adam, {m} - CEM, offline" for m in models]
-    lines = [f"| env | {' | '.join(heads)} |", "|---" * (len(heads) + 1) + "|"]
-    for env in envs:
-        cells = []
-        for (p1, m1), (p2, m2) in pairs:
-            first, second = find.get((env, m1, p1)), find.get((env, m2, p2))
-            ready = first and second and all(r.get("task_anytime_successes") for r in (first, second))
-            cells.append(change_with_interval(first, second) if ready else "-")
-        lines.append(f"| {env} | {' | '.join(cells)} |")
+    """``paired_changes`` as markdown: a row per env, each cell ``+6 [-4, +16]`` (percentage points),
+    ``-`` where the pair is missing."""
+    labels, changes = paired_changes(rows)
+    cell = lambda c: "-" if c is None else "{:+.0f} [{:+.0f}, {:+.0f}]".format(*(100 * v for v in c))
+    lines = [f"| env | {' | '.join(labels)} |", "|---" * (len(labels) + 1) + "|"]
+    for env in _ordered({r["env"] for r in rows}, tuple(ENV_SPECS)):
+        lines.append(f"| {env} | {' | '.join(cell(changes.get((env, label))) for label in labels)} |")
     return "\n".join(lines)
 
 
