@@ -237,7 +237,7 @@ def test_paired_difference_interval_refuses_bad_outcomes(first, second, match):
                                    np.asarray(second))
 
 
-def test_report_change_table_pairs_the_task_outcomes():
+def test_report_change_table_pairs_the_task_outcomes(tmp_path):
     rng = np.random.default_rng(3)
     solved = {k: rng.random(23) < p for k, p in (("cem", 0.8), ("offline", 0.5), ("online", 0.6))}
 
@@ -256,6 +256,10 @@ def test_report_change_table_pairs_the_task_outcomes():
     assert table[2] == f"| Wall | {cell('online', 'offline')} | {cell('offline', 'cem')} | {cell('online', 'cem')} |"
     rows[2]["task_anytime_successes"] = ""                   # a row without per-task outcomes
     assert ev.report.change_table(rows).splitlines()[2] == f"| Wall | - | {cell('offline', 'cem')} | - |"
+    assert ev.report.plot_changes(rows, tmp_path / "changes.png") and (tmp_path / "changes.png").stat().st_size > 0
+    for r in rows:
+        r["task_anytime_successes"] = ""
+    assert not ev.report.plot_changes(rows, tmp_path / "none.png") and not (tmp_path / "none.png").exists()
     np.testing.assert_array_equal(ev.report.outcomes(ev.report.outcome_text(solved["cem"])), solved["cem"])
     with pytest.raises(ev.EvaluationError, match="0s and 1s"):
         ev.report.outcomes("1 0 2")
@@ -412,6 +416,7 @@ def test_cli_writes_results_table_and_plot(tmp_path):
     assert "| model | Wall (Adam / CEM) |" in markdown
     assert "| offline, open-loop |" in markdown and "| offline + MPC |" in markdown
     assert (out / "success_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "paired_changes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def save_gym_run(folder, env, model, method="offline"):

@@ -9,7 +9,7 @@ final states afterwards.
     models      model files and their metadata; ``ship`` a training run
     episodes    tasks, the episode loop, the do-nothing baseline, scoring
     evaluation  ``evaluate``: the grid of runs on one env, one result row each
-    report      results.csv, results.md, success_vs_time.png
+    report      results.csv, results.md, success_vs_time.png, paired_changes.png
     cli         ``python -m training.evaluate``
 """
 

@@ -6,7 +6,7 @@ intervals, and Adam's planning time as a share of CEM's), the changes between th
 tasks with 95% paired intervals (offline to OWM / AWM for Adam, CEM to Adam), then success and planning-time tables
 shaped like the paper's Table 1 (rows model x mode, a column per env, each cell the planners'
 values), and every setting. ``success_vs_time.png``: any-time success against planning time, with
-the intervals as error bars. Times: the median planner call and the per-episode sum, each also
+the intervals as error bars; ``paired_changes.png``: the paired changes with their intervals. Times: the median planner call and the per-episode sum, each also
 divided by the number of tasks.
 """
 
@@ -213,8 +213,40 @@ def plot(rows, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_changes(rows, path: Path) -> bool:
+    """``paired_changes`` as a forest plot: a panel per env, a row per comparison, the change in
+    any-time success (percentage points) with its 95% paired interval, and a line at no change.
+    Writes nothing and returns False when no pair has per-task outcomes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, changes = paired_changes(rows)
+    envs = _ordered({env for env, _ in changes}, tuple(ENV_SPECS))
+    if not envs:
+        return False
+    reach = min(100.0, 5 + max(100 * max(-low, high) for _, low, high in changes.values()))
+    fig, axes = plt.subplots(1, len(envs), figsize=(3.2 * len(envs), 0.45 * len(labels) + 1.4), sharey=True,
+                             squeeze=False)
+    for ax, env in zip(axes[0], envs):
+        for y, label in enumerate(labels):
+            if (env, label) in changes:
+                change, low, high = (100 * v for v in changes[env, label])
+                colour = "C0" if label.endswith("Adam, offline") else "C3"
+                ax.errorbar(change, y, xerr=[[change - low], [high - change]], fmt="o", color=colour, capsize=3)
+        ax.axvline(0, color="0.5", ls="--", lw=1)
+        ax.set(title=env, xlim=(-reach, reach))
+    axes[0][0].set(yticks=range(len(labels)), yticklabels=labels, ylim=(len(labels) - 0.5, -0.5))
+    fig.supxlabel("change in any-time success, percentage points (95% paired interval)", y=-0.06)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
 def write_report(rows, out_dir) -> dict:
-    """results.csv, results.md and success_vs_time.png in ``out_dir``; returns their paths."""
+    """results.csv, results.md, success_vs_time.png and, where runs can be paired, paired_changes.png in
+    ``out_dir``; returns the paths written."""
     if not rows:
         raise EvaluationError("no results to report")
     out = Path(out_dir)
@@ -223,4 +255,7 @@ def write_report(rows, out_dir) -> dict:
     write_csv(rows, paths["csv"])
     paths["markdown"].write_text(report_markdown(rows))
     plot(rows, paths["plot"])
+    changes = out / "paired_changes.png"
+    if plot_changes(rows, changes):
+        paths["changes"] = changes
     return paths
