@@ -1,13 +1,14 @@
 """The report of a list of result rows, written to one folder.
 
-``results.csv``: one row per env, model, planner and mode, with each task's outcome. ``results.md``: the headline (Adam under
-MPC on each model against CEM under MPC on the offline model, any-time success with 95% Wilson
-intervals, and Adam's planning time as a share of CEM's), the changes between those runs on the same
-tasks with 95% paired intervals (offline to OWM / AWM for Adam, CEM to Adam), then success and planning-time tables
-shaped like the paper's Table 1 (rows model x mode, a column per env, each cell the planners'
-values), and every setting. ``success_vs_time.png``: any-time success against planning time, with
-the intervals as error bars; ``paired_changes.png``: the paired changes with their intervals. Times: the median planner call and the per-episode sum, each also
-divided by the number of tasks.
+``results.csv``: one row per env, model, planner and mode, with each task's outcome. ``results.md``:
+the headline (Adam under MPC on each model against CEM under MPC on the offline model, any-time
+success with 95% Wilson intervals, and Adam's planning time as a share of CEM's), the changes
+between those runs on the same tasks with 95% paired intervals (offline to OWM / AWM for Adam, CEM
+to Adam), then success and planning-time tables shaped like the paper's Table 1 (rows model x mode,
+a column per env, each cell the planners' values), and every setting. ``success_vs_time.png``:
+any-time success against planning time, with the intervals as error bars; ``paired_changes.png``:
+the paired changes with their intervals. Times: the median planner call and the per-episode sum,
+each also divided by the number of tasks.
 """
 
 from __future__ import annotations
